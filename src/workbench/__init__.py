@@ -1,0 +1,33 @@
+"""workbench: follow-up of Swedish municipal social child and youth care (BBIC).
+
+Importing the package has no side effects; heavy modules load on first use.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "list_municipalities",
+    "list_counties",
+    "list_variables",
+    "load_catalogue",
+    "load_settings",
+]
+
+
+def __getattr__(name: str):  # lazy public API, so `import workbench` stays cheap
+    if name in ("list_municipalities", "list_counties", "get_municipality"):
+        from workbench import municipalities
+
+        return getattr(municipalities, name)
+    if name in ("list_variables", "load_catalogue"):
+        from workbench import catalogue
+
+        return getattr(catalogue, name)
+    if name in ("load_settings",):
+        from workbench import params
+
+        return getattr(params, name)
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")

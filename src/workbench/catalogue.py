@@ -1,0 +1,340 @@
+"""The variable catalogue: follow-up variables, their code lists and the canonical schemas.
+
+The catalogue (``data/reference/catalogue.yaml``) is the single source of labels, codes,
+accepted spellings and types. Schemas for the canonical tables are generated from it, so adding a
+variable to the YAML is enough for loaders, validation and reports to know it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import yaml
+
+from workbench import paths
+
+Category = Literal["background", "process", "result"]
+Level = Literal["individual", "operational", "national"]
+VarType = Literal["code", "multi", "date", "integer", "boolean"]
+CodeKind = Literal["valid", "residual", "unknown", "not_assessable"]
+
+TABLES = ("children", "interventions", "registrations", "vignette_ratings", "survey")
+_CATEGORIES = ("background", "process", "result")
+_LEVELS = ("individual", "operational", "national")
+_TYPES = ("code", "multi", "date", "integer", "boolean")
+_KINDS = ("valid", "residual", "unknown", "not_assessable")
+#: Separator between a multi-select variable and its code in the wide boolean columns.
+MULTI_SEP = "__"
+
+CATEGORY_SV = {"background": "Bakgrund", "process": "Process", "result": "Resultat"}
+TYPE_SV = {
+    "code": "en kod",
+    "multi": "flerval",
+    "date": "datum",
+    "integer": "heltal",
+    "boolean": "ja/nej",
+}
+
+
+class CatalogueError(ValueError):
+    """The catalogue file is malformed; the message names the entry and the fix."""
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    sv: str
+    en: str
+    kind: CodeKind = "valid"
+    variants: tuple[str, ...] = ()
+    group: str | None = None
+    planned: bool | None = None
+
+
+@dataclass(frozen=True)
+class CodeList:
+    name: str
+    status: Literal["official", "placeholder"]
+    source: str
+    codes: tuple[Code, ...]
+    ordered: bool = False
+    version: str | None = None
+
+    @property
+    def code_values(self) -> tuple[str, ...]:
+        return tuple(c.code for c in self.codes)
+
+    def label(self, code: str, lang: str = "sv") -> str:
+        for c in self.codes:
+            if c.code == code:
+                return c.sv if lang == "sv" else c.en
+        raise KeyError(f"Code {code!r} is not in code list {self.name!r}: {self.code_values}")
+
+    def codes_of_kind(self, *kinds: CodeKind) -> tuple[str, ...]:
+        return tuple(c.code for c in self.codes if c.kind in kinds)
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    table: str
+    sv: str
+    en: str
+    category: Category
+    levels: tuple[Level, ...]
+    type: VarType
+    official_minimum: bool
+    optional: bool
+    codelist: CodeList | None = None
+    derived: bool = False
+    range: tuple[int, int] | None = None
+    unit_sv: str | None = None
+    groups_of: str | None = None
+    applies_when: Mapping[str, str] = field(default_factory=dict)
+
+    def label(self, lang: str = "sv") -> str:
+        return self.sv if lang == "sv" else self.en
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Column names in the canonical table (one per code for multi-select variables)."""
+        if self.type == "multi":
+            assert self.codelist is not None
+            return tuple(f"{self.name}{MULTI_SEP}{c}" for c in self.codelist.code_values)
+        return (self.name,)
+
+
+@dataclass(frozen=True)
+class SurveyQuestion:
+    name: str
+    sv: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    version: str
+    path: Path
+    tables: Mapping[str, Mapping[str, Any]]
+    codelists: Mapping[str, CodeList]
+    variables: Mapping[str, Variable]
+    survey_questions: Mapping[str, SurveyQuestion]
+
+    def variable(self, name: str) -> Variable:
+        try:
+            return self.variables[name]
+        except KeyError:
+            raise KeyError(
+                f"Unknown variable {name!r}. Call workbench.list_variables() to see the catalogue."
+            ) from None
+
+    def of_table(self, table: str) -> list[Variable]:
+        return [v for v in self.variables.values() if v.table == table]
+
+    def groups(self, variable: str) -> dict[str, str]:
+        """Code → group for a code list with groups (e.g. insatstyp → oppenvard/placering)."""
+        var = self.variable(variable)
+        assert var.codelist is not None
+        return {c.code: c.group for c in var.codelist.codes if c.group}
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = []
+        for v in self.variables.values():
+            rows.append(
+                {
+                    "variabel": v.name,
+                    "benamning": v.sv,
+                    "label_en": v.en,
+                    "kategori": v.category,
+                    "niva": ", ".join(v.levels),
+                    "typ": v.type,
+                    "tabell": v.table,
+                    "officiell_minimum": v.official_minimum,
+                    "valfri": v.optional,
+                    "harledd": v.derived,
+                    "kodlista": v.codelist.name if v.codelist else "",
+                    "kodlista_status": v.codelist.status if v.codelist else "",
+                    "koder": ", ".join(v.codelist.code_values) if v.codelist else "",
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def _fail(where: str, msg: str) -> CatalogueError:
+    return CatalogueError(f"catalogue {where}: {msg}")
+
+
+def _parse_codelist(name: str, raw: Mapping[str, Any]) -> CodeList:
+    status = raw.get("status")
+    if status not in ("official", "placeholder"):
+        raise _fail(f"codelist {name!r}", "status must be 'official' or 'placeholder'")
+    codes = []
+    seen: set[str] = set()
+    for i, c in enumerate(raw.get("codes") or []):
+        code = c.get("code")
+        if not isinstance(code, str) or not code:
+            raise _fail(
+                f"codelist {name!r} code #{i + 1}", "code must be a non-empty quoted string"
+            )
+        if code in seen:
+            raise _fail(f"codelist {name!r}", f"duplicate code {code!r}")
+        seen.add(code)
+        kind = c.get("kind", "valid")
+        if kind not in _KINDS:
+            raise _fail(f"codelist {name!r} code {code!r}", f"kind must be one of {_KINDS}")
+        for key in ("sv", "en"):
+            if not isinstance(c.get(key), str):
+                raise _fail(f"codelist {name!r} code {code!r}", f"missing {key} label")
+        codes.append(
+            Code(
+                code=code,
+                sv=c["sv"],
+                en=c["en"],
+                kind=kind,
+                variants=tuple(str(v) for v in c.get("variants") or ()),
+                group=c.get("group"),
+                planned=c.get("planned"),
+            )
+        )
+    if not codes:
+        raise _fail(f"codelist {name!r}", "has no codes")
+    return CodeList(
+        name=name,
+        status=status,
+        source=str(raw.get("source", "")),
+        codes=tuple(codes),
+        ordered=bool(raw.get("ordered", False)),
+        version=raw.get("version"),
+    )
+
+
+def parse_catalogue(raw: Mapping[str, Any], *, path: Path) -> Catalogue:
+    """Validate a loaded catalogue mapping and build the :class:`Catalogue`."""
+    if not isinstance(raw.get("version"), str):
+        raise _fail("version", 'must be a quoted string such as "2026.1"')
+    codelists = {n: _parse_codelist(n, c) for n, c in (raw.get("codelists") or {}).items()}
+    variables: dict[str, Variable] = {}
+    for i, v in enumerate(raw.get("variables") or []):
+        name = v.get("name")
+        where = f"variable #{i + 1} ({name!r})"
+        if not isinstance(name, str) or not name.isidentifier() or MULTI_SEP in name:
+            raise _fail(where, "name must be a Python identifier without '__'")
+        if name in variables:
+            raise _fail(where, "duplicate variable name")
+        if v.get("table") not in TABLES:
+            raise _fail(where, f"table must be one of {TABLES}")
+        if v.get("category") not in _CATEGORIES:
+            raise _fail(where, f"category must be one of {_CATEGORIES}")
+        levels = tuple(v.get("levels") or ())
+        if not levels or any(lv not in _LEVELS for lv in levels):
+            raise _fail(where, f"levels must be a non-empty list of {_LEVELS}")
+        if v.get("type") not in _TYPES:
+            raise _fail(where, f"type must be one of {_TYPES}")
+        for key in ("official_minimum", "optional"):
+            if not isinstance(v.get(key), bool):
+                raise _fail(where, f"{key} must be true or false")
+        cl = None
+        if v["type"] in ("code", "multi") and v.get("groups_of") is None:
+            cl_name = v.get("codelist")
+            if cl_name not in codelists:
+                raise _fail(where, f"codelist {cl_name!r} is not defined under codelists:")
+            cl = codelists[cl_name]
+        rng = v.get("range")
+        variables[name] = Variable(
+            name=name,
+            table=v["table"],
+            sv=v["sv"],
+            en=v["en"],
+            category=v["category"],
+            levels=levels,  # type: ignore[arg-type]
+            type=v["type"],
+            official_minimum=v["official_minimum"],
+            optional=v["optional"],
+            codelist=cl,
+            derived=bool(v.get("derived", False)),
+            range=tuple(rng) if rng else None,  # type: ignore[arg-type]
+            unit_sv=v.get("unit_sv"),
+            groups_of=v.get("groups_of"),
+            applies_when=dict(v.get("applies_when") or {}),
+        )
+    for name, var in variables.items():
+        if var.groups_of and var.groups_of not in variables:
+            raise _fail(f"variable {name!r}", f"groups_of {var.groups_of!r} is not a variable")
+        if var.optional and var.official_minimum:
+            raise _fail(f"variable {name!r}", "an official-minimum variable cannot be optional")
+    questions = {
+        q["name"]: SurveyQuestion(q["name"], q["sv"], q["en"])
+        for q in raw.get("survey_questions") or []
+    }
+    return Catalogue(
+        version=raw["version"],
+        path=path,
+        tables=dict(raw.get("tables") or {}),
+        codelists=codelists,
+        variables=variables,
+        survey_questions=questions,
+    )
+
+
+@functools.cache
+def load_catalogue(path: str | None = None) -> Catalogue:
+    """Load and validate the variable catalogue (cached).
+
+    Parameters
+    ----------
+    path
+        A catalogue YAML; default ``data/reference/catalogue.yaml``.
+    """
+    p = Path(path) if path else paths.reference_dir() / "catalogue.yaml"
+    with open(p, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    return parse_catalogue(raw, path=p)
+
+
+def list_variables(*, category: str | None = None, optional: bool | None = None) -> pd.DataFrame:
+    """The catalogue as a table: one row per variable, with labels, type, level and code list.
+
+    Printed in a notebook it shows every follow-up variable the workbench knows.
+    """
+    df = load_catalogue().to_frame()
+    if category is not None:
+        df = df[df["kategori"] == category]
+    if optional is not None:
+        df = df[df["valfri"] == optional]
+    return df.reset_index(drop=True)
+
+
+def group_variable_values(cat: Catalogue, var: Variable) -> tuple[str, ...]:
+    """Values of a derived grouping variable (e.g. insatsgrupp from insatstyp's groups)."""
+    assert var.groups_of
+    groups = cat.groups(var.groups_of)
+    return tuple(dict.fromkeys(groups.values()))
+
+
+GROUP_LABELS_SV = {"oppenvard": "Öppenvård", "placering": "Placering"}
+GROUP_LABELS_EN = {"oppenvard": "Open care", "placering": "Placement"}
+
+
+def code_label(variable: str, code: str, *, lang: str = "sv") -> str:
+    """Human label of a code of a variable (also for derived grouping variables)."""
+    cat = load_catalogue()
+    var = cat.variable(variable)
+    if var.groups_of:
+        return (GROUP_LABELS_SV if lang == "sv" else GROUP_LABELS_EN).get(code, code)
+    assert var.codelist is not None
+    return var.codelist.label(code, lang)
+
+
+def code_order(variable: str) -> tuple[str, ...]:
+    """The catalogue order of a variable's codes (for tables and charts)."""
+    cat = load_catalogue()
+    var = cat.variable(variable)
+    if var.groups_of:
+        return group_variable_values(cat, var)
+    assert var.codelist is not None
+    return var.codelist.code_values
