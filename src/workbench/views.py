@@ -1,0 +1,430 @@
+"""What report notebooks display: charts with alt text and their data tables, from protected tables.
+
+Every block is built from a :class:`workbench.disclosure.ProtectedTable` (renderers refuse
+anything else), so an unprotected number cannot reach a page by accident. All text taken from data
+or parameters is HTML-escaped here. Labels come from the catalogue.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from workbench import __version__
+from workbench.catalogue import (
+    CATEGORY_SV,
+    TYPE_SV,
+    code_label,
+    code_order,
+    load_catalogue,
+)
+from workbench.dataset import load_registrations, read_manifest
+from workbench.disclosure import DisclosureRules, ProtectedTable, protect_linked
+from workbench.fmt import NBSP, SUPPRESSED, format_int, format_percent
+from workbench.followup import (
+    COMPLETENESS_CODES,
+    COMPLETENESS_LABELS_SV,
+    UNIT,
+    completeness,
+    distribution,
+    n_registrations,
+    registrations_by_year,
+)
+from workbench.municipalities import (
+    NATIONAL,
+    NATIONAL_NAME,
+    county_name,
+    get_municipality,
+    hierarchy,
+)
+from workbench.params import Settings
+
+
+@dataclass(frozen=True)
+class Block:
+    """A piece of report HTML (already escaped) that notebooks display."""
+
+    html: str
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def figure_html(fig: Any, *, alt: str, caption: str) -> str:
+    """Render a matplotlib figure as an embedded PNG with alt text, and close it."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (
+        '<figure class="wb-chart">'
+        f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
+        f"<figcaption>{esc(caption)}</figcaption></figure>"
+    )
+
+
+def _require_protected(table: object) -> ProtectedTable:
+    if not isinstance(table, ProtectedTable):
+        raise TypeError(
+            "Report blocks only render ProtectedTable objects from workbench.disclosure; "
+            f"got {type(table).__name__}. Pass the counts through protect_linked() first."
+        )
+    return table
+
+
+def _unit_label(unit: str) -> str:
+    if unit == NATIONAL:
+        return NATIONAL_NAME
+    if len(unit) == 2:
+        return county_name(unit)
+    return get_municipality(unit).name
+
+
+def _denominator_shown(rows: pd.DataFrame, rules: DisclosureRules) -> object:
+    """The published denominator of one unit × variable, or missing if it is protected."""
+    if "denominator_shown" in rows.columns:
+        return rows["denominator_shown"].iloc[0]
+    d = int(rows["denominator"].iloc[0])
+    return pd.NA if 0 < d < rules.min_count else d
+
+
+@dataclass(frozen=True)
+class FollowUpReport:
+    """Everything the follow-up report notebook shows for one municipality (or the nation)."""
+
+    settings: Settings
+    data: pd.DataFrame = field(repr=False)
+    manifest: dict[str, Any] = field(repr=False)
+    rules: DisclosureRules
+
+    @classmethod
+    def load(cls, settings: Settings) -> FollowUpReport:
+        """Read the canonical data for the settings' period (the whole nation: comparisons and
+        disclosure control need the linked set of all municipalities)."""
+        manifest = read_manifest(settings.data_dir)
+        data = load_registrations(settings.data_dir, years=settings.period)
+        rules = DisclosureRules.from_mapping(settings.disclosure)
+        return cls(settings=settings, data=data, manifest=dict(manifest.content), rules=rules)
+
+    # -- which units this report shows ------------------------------------------------------
+    @property
+    def n_own(self) -> int:
+        return n_registrations(self.data, self.settings.kommun)
+
+    @property
+    def too_few(self) -> bool:
+        return not self.settings.is_national and self.n_own < self.settings.min_registrations
+
+    @property
+    def units(self) -> list[str]:
+        s = self.settings
+        if s.is_national:
+            return [NATIONAL]
+        own = [] if self.too_few else [s.kommun]
+        return [*own, s.municipality.county_code, NATIONAL]
+
+    # -- protected tables, computed once per variable over the whole linked set ------------
+    @functools.cached_property
+    def _hierarchy(self) -> pd.DataFrame:
+        return hierarchy()
+
+    def _protect(self, counts: pd.DataFrame, *, additive: bool) -> ProtectedTable:
+        return protect_linked(
+            counts,
+            unit=UNIT,
+            group="variabel",
+            code="kod",
+            n="n",
+            denominator="denominator",
+            hierarchy=self._hierarchy,
+            additive_codes=additive,
+            rules=self.rules,
+        )
+
+    @functools.cache  # noqa: B019 - the report object lives for one notebook run
+    def protected_distribution(self, variable: str) -> ProtectedTable:
+        var = load_catalogue().variable(variable)
+        return self._protect(distribution(self.data, variable), additive=var.type != "multi")
+
+    @functools.cached_property
+    def protected_years(self) -> ProtectedTable:
+        return self._protect(
+            registrations_by_year(self.data, years=self.settings.period), additive=True
+        )
+
+    @functools.cached_property
+    def protected_completeness(self) -> ProtectedTable:
+        in_use = [
+            v for v in self.settings.variables_in_use if not load_catalogue().variable(v).derived
+        ]
+        return self._protect(completeness(self.data, in_use), additive=True)
+
+    # -- blocks ------------------------------------------------------------------------------
+    def header(self) -> Block:
+        s = self.settings
+        m = s.municipality
+        where = "hela riket" if s.is_national else f"{m.name} ({m.county_name})"
+        parts = [
+            f'<p class="wb-meta"><strong>{esc(where)}</strong> · period {esc(s.period_label)} · '
+            f"datauttag {esc(self.manifest.get('data_date', 'okänt'))}</p>"
+        ]
+        if self.manifest.get("synthetic"):
+            parts.append(
+                '<p class="wb-caveat"><strong>Syntetiska data.</strong> Rapporten bygger på påhittade '
+                "demonstrationsdata som efterliknar nationell statistik. Siffrorna beskriver inte "
+                "någon verklig kommun.</p>"
+            )
+        if self.n_own == 0 and not s.is_national:
+            parts.append(
+                f'<p class="wb-caveat"><strong>Inga registreringar.</strong> {esc(m.name)} har inga '
+                f"uppföljningsregistreringar under {esc(s.period_label)}. Rapporten visar bara "
+                "länets och rikets resultat.</p>"
+            )
+        elif self.too_few:
+            parts.append(
+                f'<p class="wb-caveat"><strong>För få registreringar.</strong> {esc(m.name)} har färre '
+                f"än {esc(s.min_registrations)} registreringar under perioden. För att ingen enskild "
+                "ska kunna identifieras visas bara länets och rikets resultat.</p>"
+            )
+        return Block("\n".join(parts))
+
+    def _not_in_use(self, variable: str) -> Block | None:
+        if variable in self.settings.variables_off:
+            label = load_catalogue().variable(variable).sv
+            return Block(
+                f'<p class="wb-note">{esc(label)} används inte i {esc(self.settings.municipality.name)} '
+                "(avstängd i kommunens parametrar).</p>"
+            )
+        return None
+
+    def distribution(self, variable: str, *, lang: str = "sv") -> Block:
+        """Bar chart and table of a variable's codes: shares of registrations per unit."""
+        off = self._not_in_use(variable)
+        if off:
+            return off
+        var = load_catalogue().variable(variable)
+        pt = _require_protected(self.protected_distribution(variable))
+        return self._distribution_block(
+            pt, variable=variable, title=var.label(lang), multi=var.type == "multi"
+        )
+
+    def _distribution_block(
+        self, pt: ProtectedTable, *, variable: str, title: str, multi: bool
+    ) -> Block:
+        from workbench.plots import plot_grouped_bars
+
+        d = pt.data
+        d = d[(d["variabel"] == variable) & d[UNIT].isin(self.units)]
+        codes = (
+            list(code_order(variable))
+            if variable in load_catalogue().variables
+            else list(dict.fromkeys(d["kod"]))
+        )
+        d = d.assign(
+            kod_label=d["kod"].map(
+                lambda c: code_label(variable, c) if variable in load_catalogue().variables else c
+            ),
+            enhet_label=d[UNIT].map(_unit_label),
+        )
+        d = d.assign(
+            _o=d["kod"].map({c: i for i, c in enumerate(codes)}),
+            _u=d[UNIT].map({u: i for i, u in enumerate(self.units)}),
+        )
+        d = d.sort_values(["_u", "_o"])
+        ax = plot_grouped_bars(
+            d,
+            category="kod_label",
+            series="enhet_label",
+            value="share",
+            xlabel="Andel av registreringarna",
+        )
+        counted = (
+            "Andel av registreringar där minst ett alternativ är ifyllt; flera alternativ kan väljas, "
+            "så andelarna summerar inte till 100 %."
+            if multi
+            else "Andel av registreringar där uppgiften är ifylld."
+        )
+        alt_parts = []
+        for unit in self.units:
+            rows = d[d[UNIT] == unit]
+            vals = ", ".join(f"{r.kod_label} {format_percent(r.share)}" for r in rows.itertuples())
+            denom = _denominator_shown(rows, self.rules) if len(rows) else pd.NA
+            alt_parts.append(f"{_unit_label(unit)} (underlag {format_int(denom)}): {vals}")
+        alt = (
+            f"Stapeldiagram, {title.lower()}, andel av registreringarna. "
+            + "; ".join(alt_parts)
+            + "."
+        )
+        fig_html = figure_html(
+            ax.figure, alt=alt.replace(NBSP, " "), caption=f"{title}. {counted}"
+        )
+        table = self._table_html(
+            d, caption=f"{title}: antal och andel registreringar", first_col=title
+        )
+        return Block(
+            f"<h3>{esc(title)}</h3>\n{fig_html}\n<details><summary>Tabell: {esc(title)}</summary>\n{table}\n</details>"
+        )
+
+    def _table_html(
+        self, d: pd.DataFrame, *, caption: str, first_col: str, show_share: bool = True
+    ) -> str:
+        units = [u for u in self.units if u in set(d[UNIT])]
+        head1 = "".join(
+            f'<th scope="colgroup" colspan="{2 if show_share else 1}">{esc(_unit_label(u))}</th>'
+            for u in units
+        )
+        head2 = "".join(
+            '<th scope="col" class="num">Antal</th>'
+            + ('<th scope="col" class="num">Andel</th>' if show_share else "")
+            for _ in units
+        )
+        body = []
+        for label in dict.fromkeys(d["kod_label"]):
+            cells = []
+            for u in units:
+                r = d[(d[UNIT] == u) & (d["kod_label"] == label)]
+                n = r["n_shown"].iloc[0] if len(r) else pd.NA
+                cells.append(f'<td class="num">{esc(format_int(n))}</td>')
+                if show_share:
+                    sh = r["share"].iloc[0] if len(r) else pd.NA
+                    cells.append(f'<td class="num">{esc(format_percent(sh))}</td>')
+            body.append(f'<tr><th scope="row">{esc(label)}</th>{"".join(cells)}</tr>')
+        totals = []
+        for u in units:
+            rows = d[d[UNIT] == u]
+            totals.append(
+                f'<td class="num">{esc(format_int(_denominator_shown(rows, self.rules)))}</td>'
+            )
+            if show_share:
+                totals.append('<td class="num"></td>')
+        body.append(
+            f'<tr><th scope="row">Underlag (antal registreringar)</th>{"".join(totals)}</tr>'
+        )
+        return (
+            f'<table class="wb-table"><caption>{esc(caption)}</caption>'
+            f'<thead><tr><td></td>{head1}</tr><tr><th scope="col">{esc(first_col)}</th>{head2}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>"
+        )
+
+    def registrations_by_year(self) -> Block:
+        from workbench.plots import plot_counts_by_year
+
+        pt = _require_protected(self.protected_years)
+        main_unit = (
+            NATIONAL
+            if self.settings.is_national
+            else (
+                self.settings.kommun
+                if not self.too_few
+                else self.settings.municipality.county_code
+            )
+        )
+        d = pt.data
+        own = d[d[UNIT] == main_unit].sort_values("kod")
+        ax = plot_counts_by_year(own)
+        name = _unit_label(main_unit)
+        alt = (
+            f"Stapeldiagram, antal registreringar per år i {name}: "
+            + ", ".join(f"{r.kod} {format_int(r.n_shown)}" for r in own.itertuples())
+            + "."
+        ).replace(NBSP, " ")
+        fig = figure_html(
+            ax.figure,
+            alt=alt,
+            caption=f"Antal uppföljningsregistreringar per år, {name}. "
+            "Varje registrering är en uppföljning eller ett avslut av en insats; ett barn "
+            "kan ha flera.",
+        )
+        d = d[d[UNIT].isin(self.units)].assign(
+            kod_label=lambda x: x["kod"], enhet_label=lambda x: x[UNIT].map(_unit_label)
+        )
+        table = self._table_html(
+            d.sort_values("kod"),
+            caption="Antal registreringar per år",
+            first_col="År",
+            show_share=False,
+        )
+        return Block(
+            f"{fig}\n<details><summary>Tabell: registreringar per år</summary>\n{table}\n</details>"
+        )
+
+    def completeness(self) -> Block:
+        """Share of registrations with a known value, unknown, or empty, per variable."""
+        pt = _require_protected(self.protected_completeness)
+        d = pt.data
+        unit = self.units[0]
+        d = d[d[UNIT] == unit]
+        cat = load_catalogue()
+        rows = []
+        for var in dict.fromkeys(d["variabel"]):
+            v = d[d["variabel"] == var].set_index("kod")
+            cells = "".join(
+                f'<td class="num">{esc(format_percent(v.loc[c, "share"]))}</td>'
+                for c in COMPLETENESS_CODES
+            )
+            denom = _denominator_shown(v.reset_index(), self.rules)
+            rows.append(
+                f'<tr><th scope="row">{esc(cat.variable(var).sv)}</th>{cells}'
+                f'<td class="num">{esc(format_int(denom))}</td></tr>'
+            )
+        head = "".join(
+            f'<th scope="col" class="num">{esc(COMPLETENESS_LABELS_SV[c])}</th>'
+            for c in COMPLETENESS_CODES
+        )
+        table = (
+            f'<table class="wb-table"><caption>Fullständighet per variabel, {esc(_unit_label(unit))} '
+            "(andel av de registreringar där variabeln är aktuell)</caption>"
+            f'<thead><tr><th scope="col">Variabel</th>{head}<th scope="col" class="num">Underlag</th></tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+        return Block(table)
+
+    def methods(self) -> Block:
+        """Data, parameters and disclosure rules behind the report (appendix)."""
+        s = self.settings
+        cat = load_catalogue()
+        tables = self.manifest.get("tables", {})
+        checks = "".join(
+            f'<tr><th scope="row">{esc(name)}</th><td>{esc(t.get("file", ""))}</td>'
+            f'<td class="num">{esc(format_int(t.get("rows")))}</td><td><code>{esc(str(t.get("sha256", ""))[:16])}…</code></td></tr>'
+            for name, t in sorted(tables.items())
+        )
+        var_rows = "".join(
+            f'<tr><th scope="row">{esc(v.sv)}</th><td>{esc(CATEGORY_SV[v.category])}</td><td>{esc(TYPE_SV[v.type])}</td>'
+            f"<td>{'ja' if v.official_minimum else 'nej'}</td>"
+            f"<td>{esc(v.codelist.status if v.codelist else '')}</td>"
+            f"<td>{'avstängd' if v.name in s.variables_off else 'används'}</td></tr>"
+            for v in cat.variables.values()
+        )
+        return Block(
+            f"<h3>Röjandekontroll</h3><p>Antal mellan 1 och {esc(self.rules.min_count - 1)} redovisas inte "
+            f"({SUPPRESSED}). Andelar visas bara när underlaget är minst {esc(self.rules.min_denominator)}. "
+            "Fler värden döljs vid behov (sekundär röjandekontroll) så att dolda tal inte kan räknas fram "
+            "ur summor, länets eller rikets värden. Noll visas som 0.</p>"
+            "<h3>Data</h3>"
+            f"<p>Källa: {esc(self.manifest.get('source', ''))}. Variabelkatalog version "
+            f"{esc(self.manifest.get('catalogue_version', cat.version))}. workbench {esc(__version__)}. "
+            f"Parametrar: {esc(', '.join(s.sources))}.</p>"
+            '<table class="wb-table"><caption>Datafiler och kontrollsummor (SHA-256, förkortad)</caption>'
+            '<thead><tr><th scope="col">Tabell</th><th scope="col">Fil</th><th scope="col" class="num">Rader</th>'
+            f'<th scope="col">SHA-256</th></tr></thead><tbody>{checks}</tbody></table>'
+            "<h3>Variabler</h3>"
+            '<table class="wb-table"><caption>Variabler i uppföljningen</caption><thead><tr>'
+            '<th scope="col">Variabel</th><th scope="col">Kategori</th><th scope="col">Typ</th>'
+            '<th scope="col">Officiell statistik (minimum)</th><th scope="col">Kodlista</th>'
+            f'<th scope="col">I denna rapport</th></tr></thead><tbody>{var_rows}</tbody></table>'
+        )
+
+

@@ -1,0 +1,38 @@
+"""Shared fixtures: a small synthetic dataset built once per test session (never real data)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("WORKBENCH_ROOT", str(ROOT))
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic national dataset at 5 % volume (all 290 municipalities, few rows each)."""
+    from workbench import synth
+
+    out = tmp_path_factory.mktemp("data") / "small"
+    synth.build(out, synth.SynthConfig(scale=0.05))
+    return out
+
+
+@pytest.fixture(scope="session")
+def kernel_ready() -> str:
+    """Make sure the 'workbench' kernelspec exists in this environment (as `make` does)."""
+    from workbench.kernel import KERNEL_NAME, install_kernel, kernel_installed
+
+    if not kernel_installed():
+        install_kernel()
+    return KERNEL_NAME
