@@ -96,3 +96,14 @@ def test_setup_cell_is_tagged_for_removal_and_loads_settings_once(path):
     assert "remove-cell" in setup["metadata"].get("tags", [])
     assert _src(setup).count("load_settings(") == 1
     assert sum(_src(c).count("load_settings(") for c in cells) == 1
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_papermill_infers_every_parameter_with_its_help_text(path):
+    import papermill as pm
+
+    inferred = pm.inspect_notebook(str(path))
+    assert set(inferred) == {p.name for p in RUN_PARAMETERS}
+    for p in RUN_PARAMETERS:
+        assert inferred[p.name]["inferred_type_name"] == "str"
+        assert inferred[p.name]["help"] == p.help

@@ -13,7 +13,9 @@ from rich.table import Table
 
 from workbench import paths
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False
+)
 params_app = typer.Typer(no_args_is_help=True, help="Parameter files.")
 kernel_app = typer.Typer(no_args_is_help=True, help="The Jupyter kernel 'workbench'.")
 app.add_typer(params_app, name="params")

@@ -45,12 +45,15 @@ class ParamSpec:
 
 
 #: Run-level parameters: the only values papermill passes into a report notebook.
-#: An empty string means "take the value from the parameter files".
+#: An empty string means "take the value from the parameter files". Help texts contain no "=":
+#: papermill's parser (used by --help-notebook) skips lines with more than one.
 RUN_PARAMETERS: tuple[ParamSpec, ...] = (
-    ParamSpec("kommun", str, NATIONAL, 'Kommunkod, 4 tecken som sträng ("0180"); "0000" = riket'),
-    ParamSpec("period", str, "", 'År "YYYY-YYYY"; tomt = från parameters/defaults.yaml'),
-    ParamSpec("data_dir", str, "", "Mapp med kanoniska data; tomt = från parametrarna"),
-    ParamSpec("audience", str, "", 'Publik: "public" eller "internal"; tomt = från parametrarna'),
+    ParamSpec(
+        "kommun", str, NATIONAL, 'Kommunkod, 4 tecken som sträng ("0180"), "0000" för riket'
+    ),
+    ParamSpec("period", str, "", 'År "YYYY-YYYY", tomt: från parameters/defaults.yaml'),
+    ParamSpec("data_dir", str, "", "Mapp med kanoniska data, tomt: från parametrarna"),
+    ParamSpec("audience", str, "", '"public" eller "internal", tomt: från parametrarna'),
 )
 _RUN_NAMES = tuple(p.name for p in RUN_PARAMETERS)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench import paths
+from workbench.dataset import read_manifest
 from workbench.kernel import KERNEL_NAME
 from workbench.municipalities import NATIONAL, get_municipality
 from workbench.params import ParameterError, load_settings, normalise_run_parameters
@@ -31,7 +32,7 @@ class RunResult:
     ok: bool
     seconds: float
     html: Path | None
-    notebook: Path
+    notebook: Path | None
     error_type: str = ""
     error_cell: int | None = None
 
@@ -75,6 +76,7 @@ def run_one(
     """Execute one report notebook for one municipality and export its HTML if it succeeds."""
     import papermill as pm
 
+    from workbench.kernel import IPCKernelManager
     from workbench.report import export_html
 
     run = normalise_run_parameters(
@@ -103,6 +105,7 @@ def run_one(
             log_output=False,
             execution_timeout=timeout,
             cwd=str(paths.project_root()),
+            kernel_manager_class=IPCKernelManager,  # no TCP ports for other local users
         )
     except Exception as exc:  # noqa: BLE001 - every failure is reported, none stops the batch
         ename = getattr(exc, "ename", type(exc).__name__)
@@ -152,16 +155,26 @@ def run_reports(
         )
         for c in codes
     ]
+    notebook_path(notebook)
+    # The data folder is shared by the batch: a missing one fails at once with the fix.
+    read_manifest(load_settings(kommun=NATIONAL, period=period, data_dir=data_dir).data_dir)
     results = []
     for run in runs:
-        res = run_one(
-            run.kommun,
-            notebook=notebook,
-            period=period,
-            data_dir=data_dir,
-            audience=audience,
-            timeout=timeout,
-        )
+        try:
+            res = run_one(
+                run.kommun,
+                notebook=notebook,
+                period=period,
+                data_dir=data_dir,
+                audience=audience,
+                timeout=timeout,
+            )
+        except ParameterError as exc:  # e.g. a broken municipality file: that report only
+            log.warning("report %s not run: %s", run.kommun, exc)
+            muni = get_municipality(run.kommun)
+            res = RunResult(
+                muni.code, muni.name, False, 0.0, None, None, error_type="ParameterError"
+            )
         results.append(res)
         if res.ok and res.html is not None and res.html.is_relative_to(paths.reports_dir()):
             muni = get_municipality(res.kommun)

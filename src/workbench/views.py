@@ -426,5 +426,3 @@ class FollowUpReport:
             '<th scope="col">Officiell statistik (minimum)</th><th scope="col">Kodlista</th>'
             f'<th scope="col">I denna rapport</th></tr></thead><tbody>{var_rows}</tbody></table>'
         )
-
-
