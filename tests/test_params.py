@@ -100,13 +100,21 @@ def test_municipality_file_overrides_defaults_key_by_key(tmp_path, monkeypatch, 
     shutil.copytree(root / "parameters", tmp_path / "parameters")
     shutil.copytree(root / "data/reference", tmp_path / "data/reference")
     (tmp_path / "parameters/municipalities/2281-sundsvall.yaml").write_text(
-        'kommun: "2281"\nvariables_off: [riskbedomning]\ndisclosure:\n  min_count: 3\n'
+        'kommun: "2281"\nvariables_off: [riskbedomning]\nmin_registrations: 20\n'
     )
     monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
     s = load_settings(kommun="2281")
     assert s.variables_off == ("riskbedomning",)
     assert "riskbedomning" not in s.variables_in_use
-    assert s.disclosure == {"min_count": 3, "min_denominator": 10, "secondary": True}
+    assert s.min_registrations == 20
+    assert s.disclosure == {"min_count": 5, "min_denominator": 10, "secondary": True}
+    assert load_settings(kommun="2262").variables_off == ()
+
+
+def test_municipality_file_cannot_change_disclosure_rules(tmp_path):
+    p = _write(tmp_path, "2281-sundsvall.yaml", 'kommun: "2281"\ndisclosure:\n  min_count: 3\n')
+    with pytest.raises(ParameterError, match="only be set in parameters/defaults.yaml"):
+        params.check_municipality_file(p)
 
 
 def test_switching_off_a_non_optional_variable_is_rejected(tmp_path, monkeypatch, root):

@@ -241,9 +241,21 @@ def municipality_file(code: str) -> Path | None:
     return matches[0] if matches else None
 
 
+#: Settings that must be the same for every report of a batch, so only defaults.yaml sets them:
+#: disclosure control is computed once over the linked set of all municipalities.
+_NATIONAL_ONLY_KEYS = {"disclosure", "demo", "schema_version"}
+
+
 def check_municipality_file(path: Path) -> dict[str, Any]:
     """Load a municipality file and check that its code exists and equals the file name's code."""
     raw = read_yaml(path)
+    national = sorted(_NATIONAL_ONLY_KEYS & set(raw))
+    if national:
+        raise ParameterError(
+            f"{path}: {national} can only be set in parameters/defaults.yaml. Disclosure control "
+            "is computed once over all municipalities, county and nation together, so its rules "
+            "must be the same for every report."
+        )
     name_code = path.name.split("-", 1)[0]
     if "kommun" not in raw:
         raise ParameterError(f'{path}: missing kommun: "{name_code}".')

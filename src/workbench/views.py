@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import html
 import io
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from workbench import __version__
+from workbench import __version__, paths
 from workbench.catalogue import (
     CATEGORY_SV,
     TYPE_SV,
@@ -24,7 +27,7 @@ from workbench.catalogue import (
     code_order,
     load_catalogue,
 )
-from workbench.dataset import load_registrations, read_manifest
+from workbench.dataset import load_registrations, read_manifest, write_table
 from workbench.disclosure import DisclosureRules, ProtectedTable, protect_linked
 from workbench.fmt import NBSP, SUPPRESSED, format_int, format_percent
 from workbench.followup import (
@@ -135,41 +138,43 @@ class FollowUpReport:
         own = [] if self.too_few else [s.kommun]
         return [*own, s.municipality.county_code, NATIONAL]
 
-    # -- protected tables, computed once per variable over the whole linked set ------------
-    @functools.cached_property
-    def _hierarchy(self) -> pd.DataFrame:
-        return hierarchy()
-
-    def _protect(self, counts: pd.DataFrame, *, additive: bool) -> ProtectedTable:
-        return protect_linked(
+    # -- protected tables: one linked set for the whole country, computed once per batch ------
+    def _protect(
+        self, counts: pd.DataFrame, *, additive: dict[str, bool], kind: str
+    ) -> ProtectedTable:
+        return cached_protect(
             counts,
-            unit=UNIT,
-            group="variabel",
-            code="kod",
-            n="n",
-            denominator="denominator",
-            hierarchy=self._hierarchy,
-            additive_codes=additive,
+            additive=additive,
             rules=self.rules,
+            key={
+                "kind": kind,
+                "data": self.manifest.get("tables", {}),
+                "period": list(self.settings.period),
+                "rules": dict(self.settings.disclosure),
+                "catalogue": load_catalogue().version,
+                "version": __version__,
+            },
         )
-
-    @functools.cache  # noqa: B019 - the report object lives for one notebook run
-    def protected_distribution(self, variable: str) -> ProtectedTable:
-        var = load_catalogue().variable(variable)
-        return self._protect(distribution(self.data, variable), additive=var.type != "multi")
 
     @functools.cached_property
-    def protected_years(self) -> ProtectedTable:
-        return self._protect(
-            registrations_by_year(self.data, years=self.settings.period), additive=True
-        )
+    def protected(self) -> ProtectedTable:
+        """Every distribution the reports can show, plus registrations by year, protected together.
+
+        All catalogue variables are included whatever a municipality has switched off, so that
+        every report of a batch shows the same suppression pattern (one linked set).
+        """
+        names = report_variables()
+        frames = [distribution(self.data, v) for v in names]
+        frames.append(registrations_by_year(self.data, years=self.settings.period))
+        cat = load_catalogue()
+        additive = {v: cat.variable(v).type != "multi" for v in names} | {"ar": True}
+        return self._protect(pd.concat(frames, ignore_index=True), additive=additive, kind="main")
 
     @functools.cached_property
     def protected_completeness(self) -> ProtectedTable:
-        in_use = [
-            v for v in self.settings.variables_in_use if not load_catalogue().variable(v).derived
-        ]
-        return self._protect(completeness(self.data, in_use), additive=True)
+        names = [v.name for v in load_catalogue().variables.values() if not v.derived]
+        counts = completeness(self.data, names)
+        return self._protect(counts, additive=dict.fromkeys(names, True), kind="completeness")
 
     # -- blocks ------------------------------------------------------------------------------
     def header(self) -> Block:
@@ -215,7 +220,7 @@ class FollowUpReport:
         if off:
             return off
         var = load_catalogue().variable(variable)
-        pt = _require_protected(self.protected_distribution(variable))
+        pt = _require_protected(self.protected)
         return self._distribution_block(
             pt, variable=variable, title=var.label(lang), multi=var.type == "multi"
         )
@@ -321,7 +326,7 @@ class FollowUpReport:
     def registrations_by_year(self) -> Block:
         from workbench.plots import plot_counts_by_year
 
-        pt = _require_protected(self.protected_years)
+        pt = _require_protected(self.protected)
         main_unit = (
             NATIONAL
             if self.settings.is_national
@@ -331,7 +336,7 @@ class FollowUpReport:
                 else self.settings.municipality.county_code
             )
         )
-        d = pt.data
+        d = pt.data[pt.data["variabel"] == "ar"]
         own = d[d[UNIT] == main_unit].sort_values("kod")
         ax = plot_counts_by_year(own)
         name = _unit_label(main_unit)
@@ -365,7 +370,8 @@ class FollowUpReport:
         pt = _require_protected(self.protected_completeness)
         d = pt.data
         unit = self.units[0]
-        d = d[d[UNIT] == unit]
+        in_use = set(self.settings.variables_in_use)
+        d = d[(d[UNIT] == unit) & d["variabel"].isin(in_use)]
         cat = load_catalogue()
         rows = []
         for var in dict.fromkeys(d["variabel"]):
@@ -426,3 +432,60 @@ class FollowUpReport:
             '<th scope="col">Officiell statistik (minimum)</th><th scope="col">Kodlista</th>'
             f'<th scope="col">I denna rapport</th></tr></thead><tbody>{var_rows}</tbody></table>'
         )
+
+
+def report_variables() -> list[str]:
+    """Catalogue variables that follow-up reports show as distributions (codes, multi, boolean)."""
+    return [
+        v.name
+        for v in load_catalogue().variables.values()
+        if v.type in ("code", "multi", "boolean")
+    ]
+
+
+def _cache_dir() -> Path:
+    d = paths.runs_dir() / "cache"
+    d.mkdir(parents=True, exist_ok=True)
+    d.chmod(0o700)  # protected tables still hold raw counts: private zone
+    return d
+
+
+def cached_protect(
+    counts: pd.DataFrame,
+    *,
+    additive: dict[str, bool],
+    rules: DisclosureRules,
+    key: dict[str, Any],
+) -> ProtectedTable:
+    """:func:`protect_linked` over the national linked set, cached in ``runs/cache``.
+
+    The key holds everything the result depends on (data hashes, period, rules, catalogue and
+    package versions), so every report of a batch reuses one computation and one pattern.
+    """
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    base = _cache_dir() / f"protected-{key['kind']}-{digest}"
+    data_path, log_path = base.with_suffix(".data.parquet"), base.with_suffix(".log.parquet")
+    hier = hierarchy()
+    if data_path.is_file() and log_path.is_file():
+        return ProtectedTable(
+            data=pd.read_parquet(data_path),
+            rules=rules,
+            log=pd.read_parquet(log_path),
+            keys=(UNIT, "variabel", "kod"),
+            hierarchy=hier,
+            additive=additive,
+        )
+    table = protect_linked(
+        counts,
+        unit=UNIT,
+        group="variabel",
+        code="kod",
+        n="n",
+        denominator="denominator",
+        hierarchy=hier,
+        additive_codes=additive,
+        rules=rules,
+    )
+    write_table(table.data, data_path)
+    write_table(table.log, log_path)
+    return table

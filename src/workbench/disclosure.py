@@ -1,0 +1,1409 @@
+"""Statistical disclosure control for published count tables.
+
+Every number that reaches a report passes through :func:`protect_linked`, which returns a
+:class:`ProtectedTable`: the only table type renderers accept. The rules (``docs/disclosure.md``):
+
+* **primary** -- counts 1 .. ``min_count - 1`` are suppressed; zero is shown. A unit x group whose
+  denominator is itself in that range is suppressed as a whole (the population identifies too).
+* **denominator** -- a share is hidden when its denominator is below ``min_denominator``, when its
+  count is suppressed, or when the denominator itself is suppressed.
+* **attribute** -- when everyone in a unit x group (single-select variable) falls into one code,
+  that cell is suppressed, together with one zero of the same row so the row no longer proves it.
+* **secondary** -- complementary suppressions over the *linked set* (codes add up to the
+  denominator, municipalities to their county, counties to the nation, per variable and code),
+  first by a deterministic line heuristic and then, until :func:`audit_lp` is satisfied, by
+  LP-guided repair.
+
+:func:`audit_lp` is the test oracle: for every suppressed cell it computes, with
+``scipy.optimize.linprog``, the interval an intruder can derive from everything that is
+published, the additivity constraints and non-negativity.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import linprog
+
+__all__ = [
+    "NATIONAL",
+    "SUPPRESSED",
+    "AuditResult",
+    "DisclosureRules",
+    "ProtectedTable",
+    "audit_lp",
+    "protect_linked",
+    "suppression_log",
+    "write_suppression_log",
+]
+
+logger = logging.getLogger(__name__)
+
+NATIONAL = "0000"
+"""Pseudo unit code for the whole country (Riket)."""
+
+SUPPRESSED = ".."
+"""Symbol shown for a suppressed cell."""
+
+RULE_NONE = ""
+RULE_PRIMARY = "primary"
+RULE_SECONDARY = "secondary"
+RULE_DENOMINATOR = "denominator"
+RULE_ATTRIBUTE = "attribute"
+
+CELL_COUNT = "n"
+CELL_DENOMINATOR = "denominator"
+
+_ADDED_COLUMNS = ("n_shown", "denominator_shown", "share", "suppressed", "rule")
+_HIERARCHY_COLUMNS = ("kommun", "lan")
+_LP_METHOD = "highs"
+_DUAL_EPS = 1e-9
+
+
+# --------------------------------------------------------------------------------------------
+# Public result types
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisclosureRules:
+    """Thresholds for disclosure control; all of them are configuration.
+
+    Parameters
+    ----------
+    min_count
+        Counts ``1 .. min_count - 1`` are suppressed (zero is shown). Also the width an intruder's
+        feasible interval for a sensitive cell must at least have (see :func:`audit_lp`).
+    min_denominator
+        Shares are hidden when their denominator is below this.
+    secondary
+        Whether to add complementary (secondary) suppressions. ``False`` gives primary suppression
+        only, which is *not* safe for publication; it exists for audits and teaching.
+    """
+
+    min_count: int = 5
+    min_denominator: int = 10
+    secondary: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("min_count", "min_denominator"):
+            value = getattr(self, name)
+            if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+                raise ValueError(
+                    f"disclosure rule {name!r} must be an integer, got {value!r} "
+                    f"({type(value).__name__}); write it unquoted in the YAML file"
+                )
+            if value < 1:
+                raise ValueError(f"disclosure rule {name!r} must be at least 1, got {value}")
+            object.__setattr__(self, name, int(value))
+        if not isinstance(self.secondary, bool | np.bool_):
+            raise ValueError(
+                f"disclosure rule 'secondary' must be true or false, got {self.secondary!r}"
+            )
+        object.__setattr__(self, "secondary", bool(self.secondary))
+
+    @classmethod
+    def from_mapping(cls, m: Mapping[str, Any]) -> DisclosureRules:
+        """Build rules from a settings mapping (e.g. the ``suppression`` block of defaults.yaml).
+
+        Parameters
+        ----------
+        m
+            Keys among ``min_count``, ``min_denominator`` and ``secondary``; missing keys take the
+            defaults.
+
+        Raises
+        ------
+        ValueError
+            If a key is unknown (the message names it and lists the known keys) or a value has the
+            wrong type or range.
+        """
+        if not isinstance(m, Mapping):
+            raise ValueError(f"disclosure rules must be a mapping, got {type(m).__name__}")
+        known = ("min_count", "min_denominator", "secondary")
+        unknown = sorted(str(k) for k in m if k not in known)
+        if unknown:
+            raise ValueError(
+                f"unknown disclosure rule key(s): {', '.join(repr(k) for k in unknown)}; "
+                f"known keys are {', '.join(known)}"
+            )
+        return cls(**{str(k): v for k, v in m.items()})
+
+
+@dataclass(frozen=True, eq=False)
+class ProtectedTable:
+    """A table that has passed disclosure control. The only table type renderers accept.
+
+    Build it with :func:`protect_linked`, not by hand.
+
+    Attributes
+    ----------
+    data
+        The original columns (sorted by unit, group and code; fresh index) plus ``n_shown``
+        (nullable ``Int64``, ``<NA>`` where suppressed), ``denominator_shown`` (``Int64``, ``<NA>``
+        where the unit x group total is suppressed), ``share`` (``Float64``, ``n / denominator``,
+        ``<NA>`` where suppressed, not applicable or the denominator is too small), ``suppressed``
+        (bool, the count is suppressed) and ``rule`` (``""``, ``"primary"``, ``"attribute"``,
+        ``"secondary"`` or ``"denominator"``: share hidden only). ``data`` still holds the raw
+        counts: it belongs to the private zone. Publish :meth:`to_frame`.
+    rules
+        The rules applied.
+    log
+        One row per suppressed cell: the key columns, ``cell`` (``"n"`` or ``"denominator"``),
+        ``rule`` and ``pass`` (0 primary/attribute, then one number per secondary sweep or repair
+        round). No raw values.
+    keys, measures
+        Names of the unit, group and code columns, and of the count and denominator columns.
+    hierarchy
+        The municipality -> county lookup the table was protected with (used by :func:`audit_lp`).
+    additive
+        Per group, whether its codes add up to the denominator.
+    """
+
+    data: pd.DataFrame
+    rules: DisclosureRules
+    log: pd.DataFrame
+    keys: tuple[str, str, str] = ("kommun", "variabel", "kod")
+    measures: tuple[str, str] = ("n", "denominator")
+    hierarchy: pd.DataFrame | None = None
+    additive: Mapping[str, bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = [c for c in (*self.keys, *self.measures, *_ADDED_COLUMNS) if c not in self.data]
+        if missing:
+            raise ValueError(
+                f"not a protected table: columns {missing} are missing; build it with "
+                "workbench.disclosure.protect_linked()"
+            )
+
+    def to_frame(self) -> pd.DataFrame:
+        """Publishable copy of :attr:`data`.
+
+        The raw count and denominator columns are replaced by their shown values: ``<NA>`` wherever
+        the count, respectively the unit x group denominator, is suppressed. No suppressed raw
+        value survives in any column.
+        """
+        n_col, d_col = self.measures
+        out = self.data.copy()
+        out[n_col] = out["n_shown"].copy()
+        out[d_col] = out["denominator_shown"].copy()
+        return out
+
+    def _repr_html_(self) -> str:
+        shown = self.to_frame()
+        display = shown.astype(object).mask(shown.isna(), SUPPRESSED)
+        return display.to_html(escape=True, index=False)
+
+
+@dataclass(frozen=True, eq=False)
+class AuditResult:
+    """Outcome of the linear-programming audit of a :class:`ProtectedTable`.
+
+    Method: for each suppressed cell, ``scipy.optimize.linprog`` (HiGHS) minimises and maximises
+    the cell subject to every published cell, all additivity constraints and non-negativity. A
+    cell is *sensitive* when its value is in ``1 .. min_count - 1`` or it carries the attribute
+    rule; it is protected when ``upper - lower >= min_count`` (for attribute cells also: the rest
+    of its row can be at least ``min_count``). Other suppressed cells have required width 0.
+
+    Attributes
+    ----------
+    ok
+        True when every suppressed cell is protected.
+    cells
+        One row per suppressed cell (the key columns, ``cell``, ``rule``, ``sensitive``,
+        ``lower``, ``upper`` (``inf`` when unbounded), ``width``, ``required_width``,
+        ``rest_upper`` (attribute cells only) and ``protected``). No raw values.
+    min_count
+        Threshold used for the required width.
+    """
+
+    ok: bool
+    cells: pd.DataFrame
+    min_count: int
+    method: str = "LP feasibility interval (scipy.optimize.linprog, HiGHS)"
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """The rows of :attr:`cells` that are not protected."""
+        return self.cells.loc[~self.cells["protected"]].reset_index(drop=True)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Copy of :attr:`cells`."""
+        return self.cells.copy()
+
+    def _repr_html_(self) -> str:
+        head = f"<p>LP audit ({self.method}): {'ok' if self.ok else 'FAILED'}</p>"
+        return head + self.cells.to_html(escape=True, index=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Internal model: one linear system per family of groups sharing a denominator
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Model:
+    """Cells and linear relations of one linked set.
+
+    A family is a set of groups whose denominators are identical in every unit: they describe the
+    same population, so the unit totals are one cell shared by all of them (a total suppressed in
+    one group and published in another would otherwise be recovered).
+    """
+
+    groups: tuple[str, ...]
+    unit: np.ndarray  # object, per cell
+    group: np.ndarray  # object, per cell (None for totals)
+    code: np.ndarray  # object, per cell (None for totals)
+    is_total: np.ndarray  # bool
+    value: np.ndarray  # int64
+    total_of: dict[str, int]
+    code_cell: dict[tuple[str, str, str], int]
+    lines: list[tuple[int, np.ndarray]]  # (total, members): total == sum(members)
+    ineqs: list[tuple[int, int]]  # (member, total): member <= total (multi-select)
+    row_line: dict[int, int]  # code cell -> its code line (additive groups)
+    parent_line: dict[int, int]  # cell -> hierarchy line where it is a member
+    cell_lines: list[list[int]]  # lines containing each cell
+    cell_ineqs: list[list[int]]  # ineqs containing each cell
+
+    @property
+    def size(self) -> int:
+        return len(self.value)
+
+
+@dataclass
+class _State:
+    supp: np.ndarray
+    rule: np.ndarray
+    pass_no: np.ndarray
+    sensitive: np.ndarray
+    attr_row: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, size: int) -> _State:
+        return cls(
+            supp=np.zeros(size, dtype=bool),
+            rule=np.full(size, RULE_NONE, dtype=object),
+            pass_no=np.full(size, -1, dtype=np.int64),
+            sensitive=np.zeros(size, dtype=bool),
+        )
+
+    def mark(self, cells: Iterable[int], rule: str, pass_no: int) -> int:
+        added = 0
+        for c in cells:
+            if not self.supp[c]:
+                self.supp[c] = True
+                self.rule[c] = rule
+                self.pass_no[c] = pass_no
+                added += 1
+        return added
+
+
+@dataclass(frozen=True)
+class _Interval:
+    lower: float
+    upper: float
+    rest_upper: float
+    binding_lines: tuple[int, ...]
+    binding_ineqs: tuple[int, ...]
+    root: int
+
+    def protected(self, required: float, attribute: bool, min_count: int, tol: float) -> bool:
+        ok = self.upper - self.lower >= required - tol
+        if attribute:
+            ok = ok and self.rest_upper >= min_count - tol
+        return bool(ok)
+
+
+@dataclass(frozen=True)
+class _Hierarchy:
+    county_of: Mapping[str, str]
+    municipalities_of: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def from_frame(cls, hierarchy: pd.DataFrame) -> _Hierarchy:
+        if not isinstance(hierarchy, pd.DataFrame):
+            raise ValueError("hierarchy must be a DataFrame with columns 'kommun' and 'lan'")
+        missing = [c for c in _HIERARCHY_COLUMNS if c not in hierarchy.columns]
+        if missing:
+            raise ValueError(
+                f"hierarchy lacks column(s) {missing}; it needs 'kommun' (4-character "
+                "municipality code) and 'lan' (2-character county code), e.g. "
+                "data/reference/municipalities.csv with municipality_code -> kommun and "
+                "county_code -> lan"
+            )
+        h = hierarchy.loc[:, list(_HIERARCHY_COLUMNS)]
+        if h.isna().to_numpy().any():
+            raise ValueError("hierarchy has missing municipality or county codes")
+        kommun = h["kommun"].astype(str).to_numpy(dtype=object)
+        lan = h["lan"].astype(str).to_numpy(dtype=object)
+        county_of: dict[str, str] = {}
+        for k, c in zip(kommun, lan, strict=True):
+            if county_of.setdefault(k, c) != c:
+                raise ValueError(f"hierarchy puts municipality {k!r} in two counties")
+        overlap = (set(county_of) & set(lan)) | ({NATIONAL} & (set(county_of) | set(lan)))
+        if overlap:
+            raise ValueError(
+                f"hierarchy codes {sorted(overlap)} are used both as municipality, county or "
+                f"national ({NATIONAL!r}) codes"
+            )
+        by_county: dict[str, list[str]] = {}
+        for k, c in county_of.items():
+            by_county.setdefault(c, []).append(k)
+        return cls(
+            county_of=MappingProxyType(county_of),
+            municipalities_of=MappingProxyType(
+                {c: tuple(sorted(v)) for c, v in by_county.items()}
+            ),
+        )
+
+
+def _order_key(s: pd.Series) -> np.ndarray:
+    """Deterministic order of key values: category order for categoricals, else string order."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy(dtype=np.int64)
+    values = s.astype(str).to_numpy(dtype=object)
+    uniq = sorted(set(values))
+    rank = {v: i for i, v in enumerate(uniq)}
+    return np.array([rank[v] for v in values], dtype=np.int64)
+
+
+def _normalise(
+    counts: pd.DataFrame, *, keys: tuple[str, str, str], measures: tuple[str, str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate ``counts`` and return (sorted copy of counts, aligned normalised frame)."""
+    if not isinstance(counts, pd.DataFrame):
+        raise ValueError(f"counts must be a pandas DataFrame, got {type(counts).__name__}")
+    needed = (*keys, *measures)
+    if len(set(needed)) != len(needed):
+        raise ValueError(f"column arguments must be distinct, got {needed}")
+    missing = [c for c in needed if c not in counts.columns]
+    if missing:
+        raise ValueError(
+            f"counts lacks column(s) {missing}; pass the names with unit=, group=, code=, n=, "
+            "denominator="
+        )
+    clash = [c for c in _ADDED_COLUMNS if c in counts.columns]
+    if clash:
+        raise ValueError(f"counts already has column(s) {clash} that protect_linked() adds")
+    extra_numeric = [
+        c
+        for c in counts.columns
+        if c not in needed and pd.api.types.is_numeric_dtype(counts[c].dtype)
+    ]
+    if extra_numeric:
+        raise ValueError(
+            f"counts has extra numeric column(s) {extra_numeric} that could carry a suppressed "
+            "value (e.g. a precomputed share); drop them and use ProtectedTable.data['share']"
+        )
+    for k in keys:
+        if counts[k].isna().any():
+            raise ValueError(f"key column {k!r} has missing values")
+
+    unit_col, group_col, code_col = keys
+    n_col, d_col = measures
+    values: dict[str, np.ndarray] = {}
+    for col in measures:
+        num = pd.to_numeric(counts[col], errors="coerce")
+        arr = num.to_numpy(dtype="float64", na_value=np.nan)
+        bad = ~np.isfinite(arr) | (arr < 0) | (arr != np.round(arr))
+        if bad.any():
+            raise ValueError(
+                f"column {col!r} must hold non-negative whole numbers without missing values; "
+                f"{int(bad.sum())} row(s) do not"
+            )
+        values[col] = arr.astype(np.int64)
+
+    norm = pd.DataFrame(
+        {
+            "_u": counts[unit_col].astype(str).to_numpy(dtype=object),
+            "_g": counts[group_col].astype(str).to_numpy(dtype=object),
+            "_c": counts[code_col].astype(str).to_numpy(dtype=object),
+            "_n": values[n_col],
+            "_d": values[d_col],
+            "_uk": _order_key(counts[unit_col]),
+            "_gk": _order_key(counts[group_col]),
+            "_ck": _order_key(counts[code_col]),
+        }
+    )
+    order = np.lexsort((norm["_ck"].to_numpy(), norm["_gk"].to_numpy(), norm["_uk"].to_numpy()))
+    norm = norm.iloc[order].reset_index(drop=True)
+    frame = counts.iloc[order].reset_index(drop=True)
+
+    dup = norm.duplicated(["_u", "_g", "_c"])
+    if dup.any():
+        first = norm.loc[dup].iloc[0]
+        raise ValueError(
+            f"counts has {int(dup.sum())} duplicated (unit, group, code) row(s), e.g. "
+            f"({first['_u']!r}, {first['_g']!r}, {first['_c']!r}); aggregate them first"
+        )
+    d_range = norm.groupby(["_u", "_g"], sort=False)["_d"].agg(["min", "max"])
+    varying = d_range.loc[d_range["min"] != d_range["max"]]
+    if len(varying):
+        u, g = varying.index[0]
+        raise ValueError(
+            f"the denominator must be the same for every code of a unit x group; it varies in "
+            f"{len(varying)} unit x group(s), e.g. ({u!r}, {g!r})"
+        )
+    over = norm["_n"] > norm["_d"]
+    if over.any():
+        first = norm.loc[over].iloc[0]
+        raise ValueError(
+            f"{int(over.sum())} count(s) exceed their denominator, e.g. "
+            f"({first['_u']!r}, {first['_g']!r}, {first['_c']!r})"
+        )
+    per_group_codes = norm.groupby("_g", sort=False)["_c"].nunique()
+    per_unit_codes = norm.groupby(["_g", "_u"], sort=False)["_c"].size()
+    expected = per_group_codes.reindex(per_unit_codes.index.get_level_values("_g")).to_numpy()
+    short = per_unit_codes.to_numpy() != expected
+    if short.any():
+        g, u = per_unit_codes.index[np.flatnonzero(short)[0]]
+        raise ValueError(
+            f"every unit of a group must list every code of that group; e.g. unit {u!r} lacks "
+            f"codes of group {g!r}. Add the missing codes with n = 0"
+        )
+    return frame, norm
+
+
+def _resolve_additive(
+    additive_codes: bool | Mapping[str, bool], groups: Sequence[str]
+) -> dict[str, bool]:
+    if isinstance(additive_codes, bool | np.bool_):
+        return {g: bool(additive_codes) for g in groups}
+    if not isinstance(additive_codes, Mapping):
+        raise ValueError("additive_codes must be a bool or a mapping group -> bool")
+    resolved = {str(k): v for k, v in additive_codes.items()}
+    for k, v in resolved.items():
+        if not isinstance(v, bool | np.bool_):
+            raise ValueError(f"additive_codes[{k!r}] must be true or false, got {v!r}")
+    unknown = sorted(set(resolved) - set(groups))
+    if unknown:
+        logger.debug("additive_codes names group(s) not in the table: %s", unknown)
+    # Unlisted groups are treated as additive: the safer default, and a wrong guess is caught by
+    # the check that the codes sum to the denominator.
+    return {g: bool(resolved.get(g, True)) for g in groups}
+
+
+def _unit_lines(units: set[str], hier: _Hierarchy) -> list[tuple[str, list[str]]]:
+    """Hierarchy relations among the units present: (total unit, member units)."""
+    unknown = sorted(
+        u
+        for u in units
+        if u != NATIONAL and u not in hier.county_of and u not in hier.municipalities_of
+    )
+    if unknown:
+        raise ValueError(
+            f"unit code(s) {unknown[:5]} are neither municipalities nor counties in the hierarchy "
+            f"nor {NATIONAL!r}; unit codes are strings with leading zeros ('0180', '01')"
+        )
+    lines: list[tuple[str, list[str]]] = []
+    for county in sorted(c for c in units if c in hier.municipalities_of):
+        members = list(hier.municipalities_of[county])
+        absent = [m for m in members if m not in units]
+        if absent:
+            raise ValueError(
+                f"county {county!r} is in the table but its municipalities {absent[:5]} are not; "
+                "protect the whole linked set (or pass a hierarchy restricted to the "
+                "municipalities you publish)"
+            )
+        lines.append((county, members))
+    if NATIONAL in units:
+        members = []
+        for county in sorted(hier.municipalities_of):
+            if county in units:
+                members.append(county)
+                continue
+            munis = list(hier.municipalities_of[county])
+            if not all(m in units for m in munis):
+                raise ValueError(
+                    f"the national total {NATIONAL!r} is in the table but county {county!r} (or "
+                    "all of its municipalities) is not; include it or restrict the hierarchy"
+                )
+            members.extend(munis)
+        if members:
+            lines.append((NATIONAL, members))
+    return lines
+
+
+def _families(norm: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Groups with identical denominators in identical units (same population), in group order."""
+    rows = norm.drop_duplicates(["_g", "_u"])
+    signature: dict[tuple, list[str]] = {}
+    group_order = rows.drop_duplicates("_g").sort_values("_gk")["_g"].tolist()
+    by_group = {g: sub for g, sub in rows.groupby("_g", sort=False)}
+    for g in group_order:
+        sub = by_group[g].sort_values("_u")
+        key = (tuple(sub["_u"]), tuple(int(x) for x in sub["_d"]))
+        signature.setdefault(key, []).append(g)
+    return [tuple(gs) for gs in signature.values()]
+
+
+def _build_model(
+    norm: pd.DataFrame, groups: tuple[str, ...], hier: _Hierarchy, additive: Mapping[str, bool]
+) -> _Model:
+    fam = norm.loc[norm["_g"].isin(groups)]
+    unit_order = fam.drop_duplicates("_u").sort_values(["_uk", "_u"])["_u"].tolist()
+    codes: dict[str, list[str]] = {
+        g: sub.drop_duplicates("_c").sort_values(["_ck", "_c"])["_c"].tolist()
+        for g, sub in fam.groupby("_g", sort=False)
+    }
+    n_of = dict(zip(zip(fam["_u"], fam["_g"], fam["_c"], strict=True), fam["_n"], strict=True))
+    d_of = dict(zip(fam["_u"], fam["_d"], strict=False))
+
+    unit: list[str] = []
+    grp: list[str | None] = []
+    cod: list[str | None] = []
+    is_total: list[bool] = []
+    value: list[int] = []
+    total_of: dict[str, int] = {}
+    code_cell: dict[tuple[str, str, str], int] = {}
+    for u in unit_order:
+        total_of[u] = len(value)
+        unit.append(u)
+        grp.append(None)
+        cod.append(None)
+        is_total.append(True)
+        value.append(int(d_of[u]))
+        for g in groups:
+            for c in codes[g]:
+                code_cell[(u, g, c)] = len(value)
+                unit.append(u)
+                grp.append(g)
+                cod.append(c)
+                is_total.append(False)
+                value.append(int(n_of[(u, g, c)]))
+
+    lines: list[tuple[int, np.ndarray]] = []
+    ineqs: list[tuple[int, int]] = []
+    row_line: dict[int, int] = {}
+    parent_line: dict[int, int] = {}
+    for u in unit_order:
+        for g in groups:
+            members = [code_cell[(u, g, c)] for c in codes[g]]
+            if additive[g]:
+                for m in members:
+                    row_line[m] = len(lines)
+                lines.append((total_of[u], np.array(members, dtype=np.int64)))
+            else:
+                ineqs.extend((m, total_of[u]) for m in members)
+
+    def cell(u: str, key: tuple[str, str] | None) -> int:
+        return total_of[u] if key is None else code_cell[(u, key[0], key[1])]
+
+    ulines = _unit_lines(set(unit_order), hier)
+    keys: list[tuple[str, str] | None] = [None] + [(g, c) for g in groups for c in codes[g]]
+    for key in keys:
+        for total_unit, member_units in ulines:
+            members = [cell(m, key) for m in member_units]
+            for m in members:
+                parent_line[m] = len(lines)
+            lines.append((cell(total_unit, key), np.array(members, dtype=np.int64)))
+
+    val = np.array(value, dtype=np.int64)
+    bad = [lid for lid, (t, ms) in enumerate(lines) if val[t] != val[ms].sum()]
+    if bad:
+        t, ms = lines[bad[0]]
+        what = "codes" if not any(m in parent_line for m in ms) else "units"
+        hint = (
+            "; for a multi-select variable pass additive_codes={group: False}"
+            if what == "codes"
+            else "; county and national figures must be the sums of the units below them"
+        )
+        raise ValueError(
+            f"{len(bad)} additivity relation(s) do not hold, e.g. the {what} of unit "
+            f"{unit[t]!r} (group {grp[ms[0]]!r}, code {cod[t]!r}) do not sum to their total{hint}"
+        )
+
+    size = len(val)
+    cell_lines: list[list[int]] = [[] for _ in range(size)]
+    for lid, (t, ms) in enumerate(lines):
+        cell_lines[t].append(lid)
+        for m in ms:
+            cell_lines[m].append(lid)
+    cell_ineqs: list[list[int]] = [[] for _ in range(size)]
+    for iid, (m, t) in enumerate(ineqs):
+        cell_ineqs[m].append(iid)
+        cell_ineqs[t].append(iid)
+    return _Model(
+        groups=groups,
+        unit=np.array(unit, dtype=object),
+        group=np.array(grp, dtype=object),
+        code=np.array(cod, dtype=object),
+        is_total=np.array(is_total, dtype=bool),
+        value=val,
+        total_of=total_of,
+        code_cell=code_cell,
+        lines=lines,
+        ineqs=ineqs,
+        row_line=row_line,
+        parent_line=parent_line,
+        cell_lines=cell_lines,
+        cell_ineqs=cell_ineqs,
+    )
+
+
+def _build_models(
+    norm: pd.DataFrame, hier: _Hierarchy, additive: Mapping[str, bool]
+) -> list[_Model]:
+    return [_build_model(norm, fam, hier, additive) for fam in _families(norm)]
+
+
+# --------------------------------------------------------------------------------------------
+# Linear programming: feasible intervals of suppressed cells
+# --------------------------------------------------------------------------------------------
+
+
+def _components(
+    model: _Model, supp: np.ndarray
+) -> tuple[dict[int, np.ndarray], dict[int, list[int]], dict[int, list[int]], np.ndarray]:
+    """Connected components of suppressed cells through the relations that touch them.
+
+    Components are independent linear programs, so solving them separately gives the same
+    intervals as one LP per linked set, only faster.
+    """
+    parent = np.arange(model.size)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = int(parent[i])
+        return i
+
+    def union(cells: np.ndarray) -> None:
+        root = find(int(cells[0]))
+        for c in cells[1:]:
+            r = find(int(c))
+            if r != root:
+                parent[r] = root
+
+    eq_touch: list[tuple[int, int]] = []
+    for lid, (t, ms) in enumerate(model.lines):
+        cells = np.append(ms, t)
+        s = cells[supp[cells]]
+        if len(s):
+            union(s)
+            eq_touch.append((lid, int(s[0])))
+    ub_touch: list[tuple[int, int]] = []
+    for iid, (m, t) in enumerate(model.ineqs):
+        s = [c for c in (m, t) if supp[c]]
+        if s:
+            union(np.array(s))
+            ub_touch.append((iid, s[0]))
+    roots = np.array([find(i) for i in range(model.size)])
+    members: dict[int, list[int]] = {}
+    for c in np.flatnonzero(supp):
+        members.setdefault(int(roots[c]), []).append(int(c))
+    eq_rows: dict[int, list[int]] = {}
+    for lid, c in eq_touch:
+        eq_rows.setdefault(int(roots[c]), []).append(lid)
+    ub_rows: dict[int, list[int]] = {}
+    for iid, c in ub_touch:
+        ub_rows.setdefault(int(roots[c]), []).append(iid)
+    comp = {r: np.array(v, dtype=np.int64) for r, v in members.items()}
+    return comp, eq_rows, ub_rows, roots
+
+
+def _lp_system(
+    model: _Model, supp: np.ndarray, cells: np.ndarray, eq_rows: list[int], ub_rows: list[int]
+) -> tuple[Any, np.ndarray | None, Any, np.ndarray | None, dict[int, int]]:
+    pos = {int(c): j for j, c in enumerate(cells)}
+    v = model.value
+
+    def build(rows: list[tuple[list[tuple[int, float]], float]]) -> tuple[Any, np.ndarray | None]:
+        if not rows:
+            return None, None
+        r_idx, c_idx, data = [], [], []
+        rhs = np.empty(len(rows))
+        for r, (coefs, b) in enumerate(rows):
+            for j, a in coefs:
+                r_idx.append(r)
+                c_idx.append(j)
+                data.append(a)
+            rhs[r] = b
+        mat = sparse.csr_array((data, (r_idx, c_idx)), shape=(len(rows), len(cells)))
+        return mat, rhs
+
+    eq: list[tuple[list[tuple[int, float]], float]] = []
+    for lid in eq_rows:
+        t, ms = model.lines[lid]
+        coefs: list[tuple[int, float]] = []
+        rhs = 0.0
+        if supp[t]:
+            coefs.append((pos[int(t)], -1.0))
+        else:
+            rhs += float(v[t])
+        for m in ms:
+            if supp[m]:
+                coefs.append((pos[int(m)], 1.0))
+            else:
+                rhs -= float(v[m])
+        eq.append((coefs, rhs))
+    ub: list[tuple[list[tuple[int, float]], float]] = []
+    for iid in ub_rows:
+        m, t = model.ineqs[iid]
+        coefs = []
+        rhs = 0.0
+        if supp[m]:
+            coefs.append((pos[m], 1.0))
+        else:
+            rhs -= float(v[m])
+        if supp[t]:
+            coefs.append((pos[t], -1.0))
+        else:
+            rhs += float(v[t])
+        ub.append((coefs, rhs))
+    a_eq, b_eq = build(eq)
+    a_ub, b_ub = build(ub)
+    return a_eq, b_eq, a_ub, b_ub, pos
+
+
+def _optimise(
+    c: np.ndarray, system: tuple[Any, Any, Any, Any], eq_rows: list[int], ub_rows: list[int]
+) -> tuple[float, set[int], set[int]]:
+    """Minimise ``c @ x``; return (optimum or -inf, binding lines, binding ineqs)."""
+    a_eq, b_eq, a_ub, b_ub = system
+    res = linprog(
+        c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method=_LP_METHOD
+    )
+    if res.status == 3:
+        return -np.inf, set(), set()
+    if res.status != 0:
+        raise RuntimeError(f"disclosure audit LP failed: {res.message}")
+    lines: set[int] = set()
+    ineqs: set[int] = set()
+    if a_eq is not None and res.eqlin is not None:
+        lines = {eq_rows[r] for r in np.flatnonzero(np.abs(res.eqlin.marginals) > _DUAL_EPS)}
+    if a_ub is not None and res.ineqlin is not None:
+        ineqs = {ub_rows[r] for r in np.flatnonzero(np.abs(res.ineqlin.marginals) > _DUAL_EPS)}
+    return float(res.fun), lines, ineqs
+
+
+def _intervals(
+    model: _Model,
+    supp: np.ndarray,
+    targets: Iterable[int],
+    attr_row: Mapping[int, int],
+    cache: dict[tuple[int, ...], dict[int, _Interval]] | None = None,
+) -> dict[int, _Interval]:
+    """Feasible interval of each target cell given everything published in ``model``."""
+    comp, eq_rows, ub_rows, roots = _components(model, supp)
+    by_root: dict[int, list[int]] = {}
+    for t in targets:
+        by_root.setdefault(int(roots[t]), []).append(int(t))
+    cache = {} if cache is None else cache
+    out: dict[int, _Interval] = {}
+    for root in sorted(by_root):
+        cells = comp[root]
+        key = tuple(int(c) for c in cells)
+        done = cache.setdefault(key, {})
+        todo = [t for t in by_root[root] if t not in done]
+        if todo:
+            eqr, ubr = eq_rows.get(root, []), ub_rows.get(root, [])
+            a_eq, b_eq, a_ub, b_ub, pos = _lp_system(model, supp, cells, eqr, ubr)
+            system = (a_eq, b_eq, a_ub, b_ub)
+            for t in todo:
+                c = np.zeros(len(cells))
+                c[pos[t]] = 1.0
+                lo, l1, i1 = _optimise(c, system, eqr, ubr)
+                neg_hi, l2, i2 = _optimise(-c, system, eqr, ubr)
+                lines, ineqs = l1 | l2, i1 | i2
+                rest = np.nan
+                if t in attr_row:
+                    row_total = int(model.lines[attr_row[t]][0])
+                    if supp[row_total]:
+                        c_rest = c.copy()
+                        c_rest[pos[row_total]] = -1.0
+                        neg_rest, l3, i3 = _optimise(c_rest, system, eqr, ubr)
+                        rest = -neg_rest
+                        lines, ineqs = lines | l3, ineqs | i3
+                    else:
+                        rest = float(model.value[row_total]) - lo
+                done[t] = _Interval(
+                    lower=max(lo, 0.0),
+                    upper=-neg_hi,
+                    rest_upper=rest,
+                    binding_lines=tuple(sorted(lines)),
+                    binding_ineqs=tuple(sorted(ineqs)),
+                    root=root,
+                )
+        for t in by_root[root]:
+            out[t] = done[t]
+    return out
+
+
+def _tolerance(model: _Model) -> float:
+    return 1e-6 * max(1.0, float(model.value.max(initial=0)))
+
+
+# --------------------------------------------------------------------------------------------
+# Suppression
+# --------------------------------------------------------------------------------------------
+
+
+def _primary(model: _Model, rules: DisclosureRules, state: _State) -> None:
+    v = model.value
+    small = (v >= 1) & (v < rules.min_count)
+    state.sensitive |= small
+    state.mark(np.flatnonzero(small & ~model.is_total), RULE_PRIMARY, 0)
+    state.mark(np.flatnonzero(small & model.is_total), RULE_PRIMARY, 0)
+    # The population that defines a unit x group identifies too: suppress the whole row.
+    for (u, _g, _c), cell in model.code_cell.items():
+        if state.supp[model.total_of[u]]:
+            state.mark([cell], RULE_PRIMARY, 0)
+
+
+def _attribute(model: _Model, rules: DisclosureRules, state: _State) -> None:
+    v = model.value
+    for lid in sorted(set(model.row_line.values())):
+        t, ms = model.lines[lid]
+        if state.supp[t] or v[t] < 1 or len(ms) < 2:
+            continue
+        hit = ms[v[ms] == v[t]]
+        if len(hit) != 1:
+            continue
+        d = int(hit[0])
+        state.mark([d], RULE_ATTRIBUTE, 0)
+        state.sensitive[d] = True
+        state.attr_row[d] = lid
+        logger.info(
+            "attribute disclosure: everyone in unit %s, group %s has code %s; suppressed",
+            model.unit[d],
+            model.group[d],
+            model.code[d],
+        )
+        if rules.secondary:
+            zero = _attribute_companion(model, state, lid, exclude=d)
+            if zero is not None:
+                state.mark([zero], RULE_SECONDARY, 0)
+
+
+def _parent_value(model: _Model, cell: int) -> int:
+    lid = model.parent_line.get(cell)
+    return 0 if lid is None else int(model.value[model.lines[lid][0]])
+
+
+def _attribute_companion(model: _Model, state: _State, lid: int, exclude: int) -> int | None:
+    """A published zero of the row whose column is not all zero (so the zero is not pinned)."""
+    zeros = [
+        int(m)
+        for m in model.lines[lid][1]
+        if m != exclude and not state.supp[m] and model.value[m] == 0
+    ]
+    if not zeros:
+        return None
+    unpinned = [z for z in zeros if z not in model.parent_line or _parent_value(model, z) > 0]
+    return (unpinned or zeros)[0]
+
+
+def _smallest(model: _Model, cells: Iterable[int]) -> int | None:
+    best = None
+    for c in cells:
+        key = (int(model.value[c]), int(c))
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[1]
+
+
+def _complement(model: _Model, state: _State, lid: int) -> int | None:
+    """Next cell to suppress on a line with exactly one suppressed cell."""
+    t, ms = model.lines[lid]
+    v = model.value
+    pick = _smallest(model, (int(m) for m in ms if not state.supp[m] and v[m] > 0))
+    if pick is None and not state.supp[t] and v[t] > 0:
+        pick = int(t)
+    return pick
+
+
+def _sweep(model: _Model, state: _State, pass_no: int) -> int:
+    """Secondary suppression by lines, iterated until no line has a single suppressed cell."""
+    while True:
+        pass_no += 1
+        changed = 0
+        for lid, (t, ms) in enumerate(model.lines):
+            count = int(state.supp[ms].sum()) + int(state.supp[t])
+            if count != 1:
+                continue
+            pick = _complement(model, state, lid)
+            if pick is not None:
+                changed += state.mark([pick], RULE_SECONDARY, pass_no)
+        if not changed:
+            return pass_no - 1
+
+
+def _repair_candidate(model: _Model, state: _State, cell: int, interval: _Interval) -> int | None:
+    """Cell to suppress next so that the failing ``cell`` gets a wider interval.
+
+    Looks first at the relations that bind the LP optimum (non-zero duals), then at every relation
+    of the cell, then outward through the suppressed cells it is linked with.
+    """
+    v = model.value
+    attribute_line = state.attr_row.get(cell)
+
+    def choose(lines: Iterable[int], ineqs: Iterable[int]) -> int | None:
+        lines = sorted(set(lines))
+        members = (int(m) for lid in lines for m in model.lines[lid][1])
+        pick = _smallest(model, (m for m in members if not state.supp[m] and v[m] > 0))
+        if pick is not None:
+            return pick
+        if attribute_line is not None and attribute_line in lines:
+            pick = _attribute_companion(model, state, attribute_line, exclude=cell)
+            if pick is not None:
+                return pick
+        totals = [int(model.lines[lid][0]) for lid in lines]
+        totals += [int(c) for iid in ineqs for c in model.ineqs[iid]]
+        return _smallest(model, (t for t in totals if not state.supp[t] and v[t] > 0))
+
+    pick = choose(interval.binding_lines, interval.binding_ineqs)
+    if pick is not None:
+        return pick
+    seen_cells = {cell}
+    frontier = [cell]
+    seen_lines: set[int] = set()
+    seen_ineqs: set[int] = set()
+    while frontier:
+        lines = {lid for c in frontier for lid in model.cell_lines[c]} - seen_lines
+        ineqs = {iid for c in frontier for iid in model.cell_ineqs[c]} - seen_ineqs
+        pick = choose(lines, ineqs)
+        if pick is not None:
+            return pick
+        seen_lines |= lines
+        seen_ineqs |= ineqs
+        linked = {int(m) for lid in lines for m in (*model.lines[lid][1], model.lines[lid][0])}
+        linked |= {int(c) for iid in ineqs for c in model.ineqs[iid]}
+        frontier = sorted(c for c in linked - seen_cells if state.supp[c])
+        seen_cells |= set(frontier)
+    return None
+
+
+def _repair(model: _Model, rules: DisclosureRules, state: _State, pass_no: int) -> int:
+    """Add suppressions until the LP audit protects every sensitive cell.
+
+    Suppressing more cells only turns known constants into unknowns, so a feasible interval can
+    only widen: a cell once found protected stays protected and is not solved again.
+    """
+    tol = _tolerance(model)
+    cache: dict[tuple[int, ...], dict[int, _Interval]] = {}
+    settled: set[int] = set()
+    while True:
+        targets = [
+            int(t) for t in np.flatnonzero(state.supp & state.sensitive) if t not in settled
+        ]
+        intervals = _intervals(model, state.supp, targets, state.attr_row, cache)
+        picks: list[int] = []
+        touched: set[int] = set()
+        unfixable = 0
+        for t in targets:
+            iv = intervals[t]
+            if iv.protected(rules.min_count, t in state.attr_row, rules.min_count, tol):
+                settled.add(t)
+                continue
+            # Fix failures that do not interact in the same round; the others wait for the
+            # next LP, since an earlier pick may already have widened them.
+            involved = set(iv.binding_lines) or set(model.cell_lines[t])
+            if involved & touched:
+                continue
+            pick = _repair_candidate(model, state, t, iv)
+            if pick is None:
+                unfixable += 1
+                continue
+            touched |= involved | set(model.cell_lines[pick])
+            if pick not in picks:
+                picks.append(pick)
+        if not picks:
+            if unfixable:
+                logger.warning(
+                    "%d sensitive cell(s) in groups %s cannot be protected further: nothing "
+                    "linked to them is left to suppress",
+                    unfixable,
+                    list(model.groups),
+                )
+            return pass_no
+        pass_no += 1
+        state.mark(picks, RULE_SECONDARY, pass_no)
+        pass_no = _sweep(model, state, pass_no)
+
+
+def _protect_model(model: _Model, rules: DisclosureRules) -> _State:
+    state = _State.empty(model.size)
+    _primary(model, rules, state)
+    _attribute(model, rules, state)
+    if rules.secondary:
+        pass_no = _sweep(model, state, 0)
+        _repair(model, rules, state, pass_no)
+    return state
+
+
+def _cell_maps(
+    norm: pd.DataFrame, models: Sequence[_Model], states: Sequence[_State]
+) -> dict[str, np.ndarray]:
+    """Per row of ``norm``: count suppressed/rule/pass, denominator suppressed/rule/pass."""
+    size = len(norm)
+    out = {
+        "supp": np.zeros(size, dtype=bool),
+        "rule": np.full(size, RULE_NONE, dtype=object),
+        "pass": np.full(size, -1, dtype=np.int64),
+        "dsupp": np.zeros(size, dtype=bool),
+        "drule": np.full(size, RULE_NONE, dtype=object),
+        "dpass": np.full(size, -1, dtype=np.int64),
+    }
+    model_of = {g: (m, s) for m, s in zip(models, states, strict=True) for g in m.groups}
+    for i, (u, g, c) in enumerate(zip(norm["_u"], norm["_g"], norm["_c"], strict=True)):
+        model, state = model_of[g]
+        cell = model.code_cell[(u, g, c)]
+        tot = model.total_of[u]
+        out["supp"][i] = state.supp[cell]
+        out["rule"][i] = state.rule[cell]
+        out["pass"][i] = state.pass_no[cell]
+        out["dsupp"][i] = state.supp[tot]
+        out["drule"][i] = state.rule[tot]
+        out["dpass"][i] = state.pass_no[tot]
+    return out
+
+
+def _log_frame(
+    norm: pd.DataFrame, maps: Mapping[str, np.ndarray], keys: tuple[str, str, str]
+) -> pd.DataFrame:
+    unit_col, group_col, code_col = keys
+    counts = norm.loc[maps["supp"]].assign(
+        _cell=CELL_COUNT,
+        _rule=maps["rule"][maps["supp"]],
+        _pass=maps["pass"][maps["supp"]],
+        _ord=1,
+    )
+    first = ~norm.duplicated(["_u", "_g"]).to_numpy()
+    dmask = maps["dsupp"] & first
+    dens = norm.loc[dmask].assign(
+        _c=None,
+        _ck=-1,
+        _cell=CELL_DENOMINATOR,
+        _rule=maps["drule"][dmask],
+        _pass=maps["dpass"][dmask],
+        _ord=0,
+    )
+    both = pd.concat([dens, counts], ignore_index=True)
+    both = both.sort_values(["_uk", "_u", "_gk", "_g", "_ord", "_ck", "_c"], na_position="first")
+    return pd.DataFrame(
+        {
+            unit_col: pd.array(both["_u"].tolist(), dtype="str"),
+            group_col: pd.array(both["_g"].tolist(), dtype="str"),
+            code_col: pd.array(both["_c"].tolist(), dtype="str"),
+            "cell": pd.array(both["_cell"].tolist(), dtype="str"),
+            "rule": pd.array(both["_rule"].tolist(), dtype="str"),
+            "pass": both["_pass"].to_numpy(dtype=np.int64),
+        }
+    )
+
+
+def protect_linked(
+    counts: pd.DataFrame,
+    *,
+    unit: str = "kommun",
+    group: str = "variabel",
+    code: str = "kod",
+    n: str = "n",
+    denominator: str = "denominator",
+    hierarchy: pd.DataFrame,
+    additive_codes: bool | Mapping[str, bool] = True,
+    rules: DisclosureRules = DisclosureRules(),
+) -> ProtectedTable:
+    """Apply disclosure control to a linked set of count tables.
+
+    Parameters
+    ----------
+    counts
+        Long form: one row per (unit, group, code) with the count ``n`` and the ``denominator`` of
+        the unit x group (the same for every code). Units are municipality codes ("0180"), county
+        codes ("01") and :data:`NATIONAL`. Every unit of a group lists every code of that group
+        (zeros included). County and national rows must equal the sums of the units below them.
+    unit, group, code, n, denominator
+        Column names.
+    hierarchy
+        Columns ``kommun`` and ``lan``: which municipalities add up to which county; all counties
+        add up to the nation. A county present in ``counts`` needs all of its municipalities, the
+        nation needs all counties (or, for a county not shown, all of its municipalities).
+    additive_codes
+        Whether the codes of a group add up to its denominator (single-select variable). A bool for
+        all groups or a mapping group -> bool (unlisted groups: True). Multi-select groups
+        (False) are linked through the unit hierarchy only, with ``n <= denominator``.
+    rules
+        Thresholds; default :class:`DisclosureRules`.
+
+    Returns
+    -------
+    ProtectedTable
+        Rows sorted by unit, group and code; ``log`` lists every suppressed cell.
+
+    Notes
+    -----
+    Groups whose denominators agree in every unit are treated as one population: their unit
+    totals are one shared cell, suppressed together. Secondary suppression first runs a line
+    heuristic (a relation with exactly one suppressed cell gets its smallest non-zero published
+    member suppressed, the total only when nothing else is left; ties by unit/code order), then
+    repairs every sensitive cell that :func:`audit_lp` would fail, guided by the LP duals. The
+    result is deterministic and independent of row order.
+
+    Raises
+    ------
+    ValueError
+        On missing or malformed columns, duplicated keys, unknown unit codes, incomplete linked
+        sets or additivity relations that do not hold.
+    """
+    keys = (unit, group, code)
+    measures = (n, denominator)
+    frame, norm = _normalise(counts, keys=keys, measures=measures)
+    hier = _Hierarchy.from_frame(hierarchy)
+    groups = norm.drop_duplicates("_g")["_g"].tolist()
+    additive = _resolve_additive(additive_codes, groups)
+    models = _build_models(norm, hier, additive)
+    states = [_protect_model(m, rules) for m in models]
+    maps = _cell_maps(norm, models, states)
+
+    n_raw = norm["_n"].to_numpy()
+    d_raw = norm["_d"].to_numpy()
+    supp, dsupp = maps["supp"], maps["dsupp"]
+    share_ok = ~supp & ~dsupp & (d_raw >= rules.min_denominator) & (d_raw > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = n_raw / np.where(d_raw > 0, d_raw, 1)
+    rule = np.where(
+        supp,
+        maps["rule"],
+        np.where((d_raw > 0) & (dsupp | (d_raw < rules.min_denominator)), RULE_DENOMINATOR, ""),
+    )
+    data = frame.assign(
+        n_shown=pd.array(np.where(supp, 0, n_raw), dtype="Int64"),
+        denominator_shown=pd.array(np.where(dsupp, 0, d_raw), dtype="Int64"),
+        share=pd.array(np.where(share_ok, ratio, 0.0), dtype="Float64"),
+        suppressed=supp.copy(),
+        rule=pd.array(rule.tolist(), dtype="str"),
+    )
+    data["n_shown"] = data["n_shown"].mask(supp)
+    data["denominator_shown"] = data["denominator_shown"].mask(dsupp)
+    data["share"] = data["share"].mask(~share_ok)
+    log = _log_frame(norm, maps, keys)
+    logger.info(
+        "disclosure control: %d of %d count cells suppressed (%s); %d denominators suppressed",
+        int(supp.sum()),
+        len(supp),
+        ", ".join(f"{r}: {k}" for r, k in log["rule"].value_counts().sort_index().items()),
+        int((log["cell"] == CELL_DENOMINATOR).sum()),
+    )
+    return ProtectedTable(
+        data=data,
+        rules=rules,
+        log=log,
+        keys=keys,
+        measures=measures,
+        hierarchy=hierarchy.loc[:, list(_HIERARCHY_COLUMNS)].copy(),
+        additive=MappingProxyType(dict(additive)),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Audit and log
+# --------------------------------------------------------------------------------------------
+
+
+def audit_lp(
+    table: ProtectedTable,
+    *,
+    hierarchy: pd.DataFrame | None = None,
+    additive_codes: bool | Mapping[str, bool] | None = None,
+) -> AuditResult:
+    """Audit a protected table by linear programming (the test oracle).
+
+    Starts from what is published (:meth:`ProtectedTable.to_frame`): every shown count and
+    denominator is known; every ``<NA>`` is unknown. For every suppressed cell, ``linprog``
+    (HiGHS) minimises and maximises the cell subject to: codes add up to the denominator (additive
+    groups) or are at most the denominator (multi-select groups); municipalities add up to their
+    county and counties (or, for a county not shown, its municipalities) to the nation, for every
+    group and code and for the denominators; all cells non-negative. One LP per connected
+    component of suppressed cells within a linked set (independent subproblems, same intervals).
+
+    Criterion (tau-Argus / sdcTable "protection interval"): a *sensitive* cell -- value in
+    ``1 .. min_count - 1``, or flagged by the attribute rule -- is protected when
+    ``upper - lower >= rules.min_count``: the intruder's interval contains at least
+    ``min_count + 1`` whole numbers, so it reaches ``min_count`` or beyond and the cell cannot be
+    shown to be a small count. An attribute cell also needs ``rest_upper >= min_count``: the rest
+    of its row (denominator minus the cell) may be that large, so nobody can prove that everyone
+    shares the outcome. Secondary cells and suppressed zeros are not confidential themselves
+    (required width 0); their intervals are reported.
+
+    Parameters
+    ----------
+    table
+        Output of :func:`protect_linked`.
+    hierarchy, additive_codes
+        Override the linked set stored in ``table`` (e.g. to audit against a stricter assumption).
+
+    Returns
+    -------
+    AuditResult
+    """
+    k_unit, k_group, k_code = table.keys
+    n_col, d_col = table.measures
+    hierarchy = table.hierarchy if hierarchy is None else hierarchy
+    if hierarchy is None:
+        raise ValueError("the table carries no hierarchy; pass hierarchy=")
+    data = table.data
+    base = data.drop(columns=list(_ADDED_COLUMNS))
+    _, norm = _normalise(base, keys=table.keys, measures=table.measures)
+    # Row order of table.data is already canonical, so norm rows align with data rows.
+    shown = table.to_frame()
+    n_hidden = shown[n_col].isna().to_numpy()
+    d_hidden = shown[d_col].isna().to_numpy()
+    rules = table.rules
+    hier = _Hierarchy.from_frame(hierarchy)
+    groups = norm.drop_duplicates("_g")["_g"].tolist()
+    if additive_codes is None:
+        additive = {g: bool(table.additive.get(g, True)) for g in groups}
+    else:
+        additive = _resolve_additive(additive_codes, groups)
+    models = _build_models(norm, hier, additive)
+    rule_of = dict(
+        zip(
+            zip(norm["_u"], norm["_g"], norm["_c"], strict=True),
+            data["rule"].astype(str),
+            strict=True,
+        )
+    )
+    dlog = table.log.loc[table.log["cell"] == CELL_DENOMINATOR]
+    drule_of = dict(
+        zip(
+            zip(dlog[k_unit].astype(str), dlog[k_group].astype(str), strict=True),
+            dlog["rule"].astype(str),
+            strict=True,
+        )
+    )
+    rows: list[dict[str, Any]] = []
+    for model in models:
+        supp = np.zeros(model.size, dtype=bool)
+        sub = norm["_g"].isin(model.groups).to_numpy()
+        for u, g, c, nh, dh in zip(
+            norm.loc[sub, "_u"],
+            norm.loc[sub, "_g"],
+            norm.loc[sub, "_c"],
+            n_hidden[sub],
+            d_hidden[sub],
+            strict=True,
+        ):
+            supp[model.code_cell[(u, g, c)]] |= bool(nh)
+            supp[model.total_of[u]] |= bool(dh)
+        attr_row = {
+            cell: model.row_line[cell]
+            for (u, g, c), cell in model.code_cell.items()
+            if supp[cell] and rule_of.get((u, g, c)) == RULE_ATTRIBUTE and cell in model.row_line
+        }
+        v = model.value
+        sensitive = ((v >= 1) & (v < rules.min_count)) | np.isin(
+            np.arange(model.size), list(attr_row)
+        )
+        targets = np.flatnonzero(supp)
+        intervals = _intervals(model, supp, targets, attr_row)
+        tol = _tolerance(model)
+        for t in targets:
+            t = int(t)
+            iv = intervals[t]
+            required = float(rules.min_count) if sensitive[t] else 0.0
+            is_attr = t in attr_row
+            protected = iv.protected(required, is_attr, rules.min_count, tol)
+            u = model.unit[t]
+            if model.is_total[t]:
+                cell_groups = [(g, None, drule_of.get((u, g), "")) for g in model.groups]
+            else:
+                g, c = model.group[t], model.code[t]
+                cell_groups = [(g, c, rule_of.get((u, g, c), ""))]
+            for g, c, r in cell_groups:
+                rows.append(
+                    {
+                        k_unit: u,
+                        k_group: g,
+                        k_code: c,
+                        "cell": CELL_DENOMINATOR if model.is_total[t] else CELL_COUNT,
+                        "rule": r,
+                        "sensitive": bool(sensitive[t]),
+                        "lower": iv.lower,
+                        "upper": iv.upper,
+                        "width": iv.upper - iv.lower,
+                        "required_width": required,
+                        "rest_upper": iv.rest_upper if is_attr else np.nan,
+                        "protected": protected,
+                    }
+                )
+    columns = [
+        k_unit,
+        k_group,
+        k_code,
+        "cell",
+        "rule",
+        "sensitive",
+        "lower",
+        "upper",
+        "width",
+        "required_width",
+        "rest_upper",
+        "protected",
+    ]
+    cells = pd.DataFrame(rows, columns=columns)
+    if len(cells):
+        cells = cells.sort_values([k_unit, k_group, "cell", k_code], na_position="first")
+    cells = cells.reset_index(drop=True).astype(
+        {
+            k_unit: "str",
+            k_group: "str",
+            k_code: "str",
+            "cell": "str",
+            "rule": "str",
+            "sensitive": bool,
+            "protected": bool,
+            "lower": float,
+            "upper": float,
+            "width": float,
+            "required_width": float,
+            "rest_upper": float,
+        }
+    )
+    ok = bool(cells["protected"].all())
+    if not ok:
+        logger.warning(
+            "LP audit: %d suppressed cell(s) are not protected", int((~cells["protected"]).sum())
+        )
+    return AuditResult(ok=ok, cells=cells, min_count=rules.min_count)
+
+
+def suppression_log(table: ProtectedTable) -> pd.DataFrame:
+    """Machine-readable suppression log: unit, group, code, cell, rule, pass (no raw values).
+
+    Sorted by unit, group, cell (denominator first) and code, in the table's order.
+    """
+    return table.log.copy()
+
+
+def write_suppression_log(table: ProtectedTable, path: str | os.PathLike[str]) -> Path:
+    """Write :func:`suppression_log` as UTF-8 CSV, atomically (temporary file, then rename).
+
+    The file holds no raw counts, so it may accompany a report. Returns the path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = suppression_log(table).to_csv(index=False, lineterminator="\n")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    logger.info("wrote suppression log %s (%d cells)", path, len(table.log))
+    return path
