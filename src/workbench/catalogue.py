@@ -318,6 +318,8 @@ def group_variable_values(cat: Catalogue, var: Variable) -> tuple[str, ...]:
 
 GROUP_LABELS_SV = {"oppenvard": "Öppenvård", "placering": "Placering"}
 GROUP_LABELS_EN = {"oppenvard": "Open care", "placering": "Placement"}
+BOOLEAN_CODES = ("ja", "nej")
+BOOLEAN_LABELS = {"sv": {"ja": "Ja", "nej": "Nej"}, "en": {"ja": "Yes", "nej": "No"}}
 
 
 def code_label(variable: str, code: str, *, lang: str = "sv") -> str:
@@ -326,6 +328,8 @@ def code_label(variable: str, code: str, *, lang: str = "sv") -> str:
     var = cat.variable(variable)
     if var.groups_of:
         return (GROUP_LABELS_SV if lang == "sv" else GROUP_LABELS_EN).get(code, code)
+    if var.type == "boolean":
+        return BOOLEAN_LABELS["sv" if lang == "sv" else "en"][code]
     assert var.codelist is not None
     return var.codelist.label(code, lang)
 
@@ -336,5 +340,7 @@ def code_order(variable: str) -> tuple[str, ...]:
     var = cat.variable(variable)
     if var.groups_of:
         return group_variable_values(cat, var)
+    if var.type == "boolean":
+        return BOOLEAN_CODES
     assert var.codelist is not None
     return var.codelist.code_values
