@@ -13,6 +13,12 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shared_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """One cache of protected tables for the session (copies of the project share it)."""
+    os.environ["WORKBENCH_CACHE"] = str(tmp_path_factory.getbasetemp() / "wb-cache")
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

@@ -53,6 +53,14 @@ KEY_COLUMNS: dict[str, dict[str, str]] = {
         "svar": "boolean",
     },
 }
+#: Columns that identify a row of each table.
+UNIQUE_KEYS: dict[str, list[str]] = {
+    "children": ["barn_id"],
+    "interventions": ["insats_id"],
+    "registrations": ["registrering_id"],
+    "vignette_ratings": ["vinjett_id", "bedomare_id", "variabel"],
+    "survey": ["kommun", "ar", "fraga"],
+}
 #: Pseudonymous identifiers: a prefix letter and 16 hex digits (never a personnummer).
 ID_PATTERN = r"^[A-Z][0-9a-f]{16}$"
 TABLE_FILES = {name: f"{name}.parquet" for name in KEY_COLUMNS}
@@ -111,12 +119,11 @@ def schema(table: str, cat: Catalogue | None = None) -> pa.DataFrameSchema:
             elif var.type == "integer" and var.range:
                 checks.append(pa.Check.in_range(*var.range))
             columns[col] = pa.Column(_dtype_for(var.type), checks=checks, nullable=True)
-    unique = [c for c in KEY_COLUMNS[table] if c.endswith("_id")][:1]
     return pa.DataFrameSchema(
         columns,
         strict=True,
         ordered=False,
-        unique=unique or None,
+        unique=UNIQUE_KEYS[table],
         name=table,
         coerce=False,
     )

@@ -75,6 +75,15 @@ def runs_dir() -> Path:
     return project_root() / "runs"
 
 
+def cache_dir() -> Path:
+    """Cache of computed tables (private zone: protected tables still hold raw counts).
+
+    ``WORKBENCH_CACHE`` overrides the default ``runs/cache``.
+    """
+    env = os.environ.get("WORKBENCH_CACHE")
+    return Path(env).expanduser().resolve() if env else runs_dir() / "cache"
+
+
 def resolve(path: str | os.PathLike[str]) -> Path:
     """Resolve a path given in parameters: absolute as is, relative to the project root."""
     p = Path(path).expanduser()

@@ -444,7 +444,7 @@ def report_variables() -> list[str]:
 
 
 def _cache_dir() -> Path:
-    d = paths.runs_dir() / "cache"
+    d = paths.cache_dir()
     d.mkdir(parents=True, exist_ok=True)
     d.chmod(0o700)  # protected tables still hold raw counts: private zone
     return d
