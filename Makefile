@@ -30,8 +30,17 @@ reports: $(STAMP) ## Run the report for all 290 municipalities and the nation
 	@test -f data/demo/manifest.json || $(BIN)/workbench synth
 	$(BIN)/workbench run --all --national
 
-test: $(STAMP) ## Set up and run the whole test suite
+test: $(STAMP) browser ## Set up and run the whole test suite
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+browser: ## Install Debian's Chromium for the browser tests (needs root and apt; never a downloaded browser)
+	@if command -v chromium >/dev/null 2>&1; then \
+	  echo "Chromium: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "Chromium not installed and cannot install it here (needs root and apt): browser tests will skip"; \
+	fi
 
 lab: $(STAMP) ## Start JupyterLab with the 'workbench' kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks

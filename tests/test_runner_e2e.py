@@ -61,7 +61,12 @@ def test_one_failing_municipality_does_not_stop_the_others(project, kernel_ready
     assert res.returncode == 1
     out = res.stdout + res.stderr
     assert "AssertionError" in out and "planted failure" not in out  # type only, never the message
-    assert re.search(r"2262.*misslyckades.*AssertionError, cell 2", out)
+    m = re.search(r"2262.*misslyckades.*AssertionError, cell (\d+)", out)
+    assert m, out
+    executed = json.loads((project / "runs/2016-2025/99-fails/2262-timra.ipynb").read_text())
+    code_cells = [c for c in executed["cells"] if c["cell_type"] == "code"]
+    failing = code_cells[int(m.group(1)) - 1]
+    assert "planted failure" in "".join(failing["source"])
     period = project / "reports" / "2016-2025"
     assert [p.name for p in period.glob("*.html")] == ["2281-sundsvall-99-fails.html"]
 

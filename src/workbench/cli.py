@@ -33,6 +33,16 @@ def synth(
     out: Annotated[Path, typer.Option(help="Output folder")] = Path("data/demo"),
     seed: Annotated[int, typer.Option(help="Random seed")] = 20261123,
     scale: Annotated[float, typer.Option(help="Volume multiplier (1.0 = national)")] = 1.0,
+    ambiguous: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Variables made ambiguous on purpose (repeatable; default: riskbedomning, "
+            "insatstyp, insatsens_fokus)"
+        ),
+    ] = None,
+    clean: Annotated[
+        list[str] | None, typer.Option(help="Variables made clean on purpose (repeatable)")
+    ] = None,
 ) -> None:
     """Generate the deterministic synthetic national dataset and its ground-truth manifest."""
     import time
@@ -40,7 +50,15 @@ def synth(
     from workbench import synth as synth_mod
 
     t0 = time.perf_counter()
-    cfg = synth_mod.SynthConfig(seed=seed, scale=scale)
+    extra = {}
+    if ambiguous:
+        extra["ambiguous_variables"] = tuple(ambiguous)
+    if clean:
+        extra["clean_variables"] = tuple(clean)
+    try:
+        cfg = synth_mod.SynthConfig(seed=seed, scale=scale, **extra)
+    except ValueError as exc:
+        _fail(str(exc))
     manifest = synth_mod.build(paths.resolve(out), cfg)
     rows = {k: v["rows"] for k, v in manifest.content["tables"].items()}
     typer.echo(

@@ -49,6 +49,8 @@ def export_html(
         exclude_input_prompt=True,
         exclude_output_prompt=True,
         embed_images=True,
+        language_code=language,
+        anchor_link_text="",  # anchors stay for the table of contents; no pilcrow text
     )
     remover = TagRemovePreprocessor(
         remove_cell_tags={"remove-cell", "parameters", "injected-parameters"}

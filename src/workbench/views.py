@@ -171,10 +171,20 @@ class FollowUpReport:
         return self._protect(pd.concat(frames, ignore_index=True), additive=additive, kind="main")
 
     @functools.cached_property
-    def protected_completeness(self) -> ProtectedTable:
+    def protected_completeness(self) -> dict[str, ProtectedTable]:
+        """Completeness counts per variable, each protected over the national linked set.
+
+        One call per variable: the 27 variables share their denominators, and protecting them as
+        one population is too slow. The completeness table therefore publishes shares only, never
+        its denominators (see docs/methods.md).
+        """
         names = [v.name for v in load_catalogue().variables.values() if not v.derived]
-        counts = completeness(self.data, names)
-        return self._protect(counts, additive=dict.fromkeys(names, True), kind="completeness")
+        return {
+            name: self._protect(
+                completeness(self.data, [name]), additive={name: True}, kind=f"completeness-{name}"
+            )
+            for name in names
+        }
 
     # -- blocks ------------------------------------------------------------------------------
     def header(self) -> Block:
@@ -367,32 +377,28 @@ class FollowUpReport:
 
     def completeness(self) -> Block:
         """Share of registrations with a known value, unknown, or empty, per variable."""
-        pt = _require_protected(self.protected_completeness)
-        d = pt.data
         unit = self.units[0]
-        in_use = set(self.settings.variables_in_use)
-        d = d[(d[UNIT] == unit) & d["variabel"].isin(in_use)]
         cat = load_catalogue()
         rows = []
-        for var in dict.fromkeys(d["variabel"]):
-            v = d[d["variabel"] == var].set_index("kod")
+        for var, table in self.protected_completeness.items():
+            if var not in self.settings.variables_in_use:
+                continue
+            pt = _require_protected(table)
+            v = pt.data[pt.data[UNIT] == unit].set_index("kod")
             cells = "".join(
                 f'<td class="num">{esc(format_percent(v.loc[c, "share"]))}</td>'
                 for c in COMPLETENESS_CODES
             )
-            denom = _denominator_shown(v.reset_index(), self.rules)
-            rows.append(
-                f'<tr><th scope="row">{esc(cat.variable(var).sv)}</th>{cells}'
-                f'<td class="num">{esc(format_int(denom))}</td></tr>'
-            )
+            rows.append(f'<tr><th scope="row">{esc(cat.variable(var).sv)}</th>{cells}</tr>')
         head = "".join(
             f'<th scope="col" class="num">{esc(COMPLETENESS_LABELS_SV[c])}</th>'
             for c in COMPLETENESS_CODES
         )
         table = (
             f'<table class="wb-table"><caption>Fullständighet per variabel, {esc(_unit_label(unit))} '
-            "(andel av de registreringar där variabeln är aktuell)</caption>"
-            f'<thead><tr><th scope="col">Variabel</th>{head}<th scope="col" class="num">Underlag</th></tr></thead>'
+            "(andel av de registreringar där variabeln är aktuell; underlaget är antalet "
+            "registreringar, för avslutsorsak antalet avslut)</caption>"
+            f'<thead><tr><th scope="col">Variabel</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>"
         )
         return Block(table)

@@ -1,0 +1,70 @@
+"""Reports open in a real headless Chromium: charts load, nothing is fetched from outside.
+
+Uses Debian's Chromium (installed by `make test` where it can). Without a browser the tests skip
+with a visible reason, except under CI=true where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import papermill as pm
+import pytest
+
+from workbench.report import export_html
+
+pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "reports" / "10-follow-up.ipynb"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing under CI=true: `make test` should have installed it")
+        pytest.skip("Chromium not installed (apt-get install chromium); browser tests skipped")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def report_html(small_dataset, kernel_ready, tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("browser")
+    nb = pm.execute_notebook(str(NOTEBOOK), str(tmp / "r.ipynb"),
+                             parameters={"kommun": "2281", "data_dir": str(small_dataset)},
+                             kernel_name=kernel_ready, progress_bar=False, cwd=str(tmp))
+    return export_html(nb, tmp / "2281.html", title="Sundsvall")
+
+
+def test_report_opens_with_charts_and_no_external_requests(browser, report_html):
+    page = browser.new_page(viewport={"width": 1100, "height": 1400})
+    requests, failed, errors = [], [], []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(report_html.as_uri(), wait_until="load")
+    external = [u for u in requests if not u.startswith(("file:", "data:"))]
+    assert external == [] and failed == [] and errors == []
+    assert page.evaluate("document.documentElement.lang") == "sv"
+    images = page.evaluate(
+        "Array.from(document.images).map(i => [i.naturalWidth, i.getAttribute('alt') || ''])")
+    assert len(images) >= 10
+    assert all(w > 100 and len(alt) > 40 for w, alt in images), images[:3]
+    headings = page.evaluate("Array.from(document.querySelectorAll('h2')).map(h => h.textContent)")
+    assert [h.strip() for h in headings][:3] == ["Om rapporten", "Registreringar", "Fullständighet"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-first-page.png"))
+    page.close()
