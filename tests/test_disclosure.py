@@ -596,6 +596,244 @@ def test_audit_passes_on_random_hierarchical_tables(case):
     assert (merged["n"] <= merged["upper"] + 1e-6).all()
 
 
+def reference_intervals(table: ProtectedTable) -> pd.DataFrame:
+    """The audit LP written out plainly, as an independent oracle for :func:`audit_lp`.
+
+    One LP over every unknown of the table (no components, no warm starts, no shortcuts),
+    solved with ``scipy.optimize.linprog`` from scratch for each bound. Built only from what is
+    published, the hierarchy and the additivity flags; groups whose denominators agree in every
+    unit share them (as ``protect_linked`` assumes). Returns the audit's key columns with
+    ``lower``, ``upper`` and ``rest_upper``.
+    """
+    from scipy.optimize import linprog
+
+    data = table.data
+    shown = table.to_frame()
+    hier = table.hierarchy
+    county_of = dict(zip(hier["kommun"], hier["lan"], strict=True))
+    units = set(data["kommun"])
+    groups = list(dict.fromkeys(data["variabel"]))
+    codes = {g: list(dict.fromkeys(data.loc[data["variabel"] == g, "kod"])) for g in groups}
+    raw_den = data.groupby(["variabel", "kommun"])["denominator"].first()
+    family: dict[str, str] = {}
+    for g in groups:
+        signature = tuple(raw_den[g].sort_index().items())
+        family[g] = next(
+            (f for f in family.values() if tuple(raw_den[f].sort_index().items()) == signature), g
+        )
+    n_shown = {
+        (u, g, c): v
+        for u, g, c, v in zip(
+            shown["kommun"], shown["variabel"], shown["kod"], shown["n"], strict=True
+        )
+    }
+    d_shown = {
+        (u, family[g]): v
+        for u, g, v in zip(shown["kommun"], shown["variabel"], shown["denominator"], strict=True)
+    }
+    index: dict[tuple, int] = {}
+    for key, v in [*n_shown.items(), *d_shown.items()]:
+        if pd.isna(v):
+            index.setdefault(key, len(index))
+
+    def term(key: tuple, shown_value) -> tuple[dict[int, float], float]:
+        return ({index[key]: 1.0}, 0.0) if key in index else ({}, float(shown_value))
+
+    def cell(u: str, g: str, c: str | None) -> tuple[dict[int, float], float]:
+        if c is None:
+            return term((u, family[g]), d_shown[(u, family[g])])
+        return term((u, g, c), n_shown[(u, g, c)])
+
+    eq, ub = [], []  # (coefs, rhs): coefs @ x == / <= rhs
+
+    def relation(plus: list, minus: list, rows: list) -> None:
+        coefs: dict[int, float] = {}
+        rhs = 0.0
+        for sign, side in ((1.0, plus), (-1.0, minus)):
+            for co, const in side:
+                for j, a in co.items():
+                    coefs[j] = coefs.get(j, 0.0) + sign * a
+                rhs -= sign * const
+        if any(coefs.values()):
+            rows.append((coefs, rhs))
+
+    for u in sorted(units):
+        for g in groups:
+            members = [cell(u, g, c) for c in codes[g]]
+            if table.additive.get(g, True):
+                relation(members, [cell(u, g, None)], eq)
+            else:
+                for m in members:
+                    relation([m], [cell(u, g, None)], ub)
+    hier_lines = [
+        (lan, [k for k in sorted(county_of) if county_of[k] == lan])
+        for lan in sorted(set(county_of.values()))
+        if lan in units
+    ]
+    if NATIONAL in units:
+        below = []
+        for lan in sorted(set(county_of.values())):
+            below += (
+                [lan] if lan in units else [k for k in sorted(county_of) if county_of[k] == lan]
+            )
+        hier_lines.append((NATIONAL, below))
+    keys = [(g, c) for g in groups for c in codes[g]] + [
+        (g, None) for g in dict.fromkeys(family.values())
+    ]
+    for total, below in hier_lines:
+        for g, c in keys:
+            relation([cell(m, g, c) for m in below], [cell(total, g, c)], eq)
+
+    def dense(rows: list) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if not rows:
+            return None, None
+        a = np.zeros((len(rows), len(index)))
+        for r, (co, _) in enumerate(rows):
+            for j, v in co.items():
+                a[r, j] = v
+        return a, np.array([b for _, b in rows])
+
+    a_eq, b_eq = dense(eq)
+    a_ub, b_ub = dense(ub)
+
+    def optimum(c: np.ndarray) -> float:
+        res = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None))
+        if res.status == 3:
+            return -np.inf
+        assert res.status == 0, res.message
+        return float(res.fun)
+
+    rows = []
+    for (u, g, c), v in n_shown.items():
+        if pd.isna(v):
+            j = index[(u, g, c)]
+            e = np.zeros(len(index))
+            e[j] = 1.0
+            rest = np.nan
+            attr = data.loc[
+                (data["kommun"] == u) & (data["variabel"] == g) & (data["kod"] == c), "rule"
+            ]
+            if attr.iloc[0] == "attribute":
+                dkey = (u, family[g])
+                if dkey in index:
+                    e2 = e.copy()
+                    e2[index[dkey]] -= 1.0
+                    rest = -optimum(e2)
+                else:
+                    rest = float(d_shown[dkey]) - optimum(e)
+            rows.append(
+                {
+                    "kommun": u,
+                    "variabel": g,
+                    "kod": c,
+                    "cell": "n",
+                    "lower": optimum(e),
+                    "upper": -optimum(-e),
+                    "rest_upper": rest,
+                }
+            )
+    for (u, f), v in d_shown.items():
+        if pd.isna(v):
+            e = np.zeros(len(index))
+            e[index[(u, f)]] = 1.0
+            lo, hi = optimum(e), -optimum(-e)
+            for g in groups:
+                if family[g] == f:
+                    rows.append(
+                        {
+                            "kommun": u,
+                            "variabel": g,
+                            "kod": None,
+                            "cell": "denominator",
+                            "lower": lo,
+                            "upper": hi,
+                            "rest_upper": np.nan,
+                        }
+                    )
+    return pd.DataFrame(
+        rows, columns=["kommun", "variabel", "kod", "cell", "lower", "upper", "rest_upper"]
+    )
+
+
+def assert_audit_matches_reference(table: ProtectedTable) -> None:
+    audit = audit_lp(table).cells
+    ref = reference_intervals(table)
+    key = ["kommun", "variabel", "cell", "kod"]
+    got = audit[[*key, "lower", "upper", "rest_upper"]].astype({"kod": object})
+    got["kod"] = got["kod"].where(got["cell"] == "n", None)
+    merged = got.merge(ref, on=key, how="outer", suffixes=("", "_ref"), indicator=True)
+    assert (merged["_merge"] == "both").all(), merged.loc[merged["_merge"] != "both"]
+    for col in ("lower", "upper", "rest_upper"):
+        a = merged[col].to_numpy(dtype=float)
+        b = merged[f"{col}_ref"].to_numpy(dtype=float)
+        b = np.where(col == "lower", np.maximum(b, 0.0), b)  # the audit reports max(lower, 0)
+        same = (a == b) | (np.isnan(a) & np.isnan(b)) | np.isclose(a, b, rtol=0, atol=1e-6)
+        assert same.all(), merged.loc[~same, [*key, col, f"{col}_ref"]]
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(linked_tables(), st.booleans())
+def test_audit_intervals_equal_a_plain_linprog_reference(case, secondary):
+    # The audit solves components with warm starts and settles some bounds without an LP of their
+    # own (a feasible point at 0 or at a non-negativity cap); none of that may change an interval.
+    counts, hier, additive, rules = case
+    rules = DisclosureRules(min_count=rules.min_count, secondary=secondary)
+    pt = protect_linked(counts, hierarchy=hier, additive_codes=additive, rules=rules)
+    assert_audit_matches_reference(pt)
+
+
+def random_national_table(seed: int, n_counties: int = 4, size: int = 5) -> tuple:
+    """A larger linked set (many small cells, one shared population, a multi-select group)."""
+    rng = np.random.default_rng(seed)
+    hier = make_hierarchy({f"{i + 1:02d}": size for i in range(n_counties)})
+    values: dict[str, dict[str, dict[str, int]]] = {}
+    dens: dict[str, dict[str, int]] = {}
+    for k in hier["kommun"]:
+        x = {c: int(rng.choice([0, 1, 2, 3, 8, 20])) for c in "abcd"}
+        kind = rng.random()
+        if kind < 0.15:  # everyone in one code: attribute disclosure
+            x = {c: 0 for c in "abcd"} | {str(rng.choice(list("abcd"))): int(rng.integers(5, 30))}
+        elif kind < 0.25:  # a small population: the whole unit x group is suppressed
+            x = {c: 0 for c in "abcd"} | {"a": int(rng.integers(1, 3)), "b": 1}
+        y = {c: int(rng.integers(0, 4)) for c in "pq"}
+        y["r"] = sum(x.values()) - sum(y.values())
+        if y["r"] < 0:
+            y["p"], y["q"], y["r"] = sum(x.values()), 0, 0
+        m = {c: int(rng.integers(0, sum(x.values()) + 1)) for c in "uv"}
+        values[k] = {"x": x, "y": y, "m": m}
+        dens[k] = {"m": sum(x.values())}
+    counts = make_counts(values, hier, denominators=dens)
+    return counts, hier, {"x": True, "y": True, "m": False}
+
+
+@pytest.mark.parametrize("secondary", [True, False])
+@pytest.mark.parametrize("seed", [4, 7])
+def test_audit_on_a_larger_linked_set_equals_the_reference(seed, secondary):
+    # seed 4: with secondary suppression, two attribute cells whose denominators are hidden too
+    counts, hier, additive = random_national_table(seed)
+    rules = DisclosureRules(secondary=secondary)
+    pt = protect_linked(counts, hierarchy=hier, additive_codes=additive, rules=rules)
+    assert audit_lp(pt).ok is secondary
+    assert_audit_matches_reference(pt)
+
+
+def test_protect_is_deterministic_on_a_larger_linked_set():
+    counts, hier, additive = random_national_table(11)
+    first = protect_linked(counts, hierarchy=hier, additive_codes=additive)
+    assert audit_lp(first).ok
+    again = protect_linked(
+        counts.sample(frac=1, random_state=3),
+        hierarchy=hier.sample(frac=1, random_state=3),
+        additive_codes=additive,
+    )
+    pd.testing.assert_frame_equal(first.log, again.log)
+    pd.testing.assert_frame_equal(audit_lp(first).cells, audit_lp(again).cells)
+
+
 # ---------------------------------------------------------------------------------------------
 # Determinism, dtypes, publication safety
 # ---------------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ Every number that reaches a report passes through :func:`protect_linked`, which 
   first by a deterministic line heuristic and then, until :func:`audit_lp` is satisfied, by
   LP-guided repair.
 
-:func:`audit_lp` is the test oracle: for every suppressed cell it computes, with
-``scipy.optimize.linprog``, the interval an intruder can derive from everything that is
-published, the additivity constraints and non-negativity.
+:func:`audit_lp` is the test oracle: for every suppressed cell it computes, with the HiGHS LP
+solver (``highspy``), the interval an intruder can derive from everything that is published, the
+additivity constraints and non-negativity.
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import highspy
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import linprog
+from scipy.sparse import csgraph
 
 __all__ = [
     "NATIONAL",
@@ -66,7 +67,17 @@ CELL_DENOMINATOR = "denominator"
 
 _ADDED_COLUMNS = ("n_shown", "denominator_shown", "share", "suppressed", "rule")
 _HIERARCHY_COLUMNS = ("kommun", "lan")
-_LP_METHOD = "highs"
+# Warm-started re-solves: only the objective changes between solves, so the last optimal basis
+# stays primal feasible and primal simplex needs few iterations; presolve would discard it.
+_HIGHS_OPTIONS: Mapping[str, Any] = MappingProxyType(
+    {
+        "output_flag": False,
+        "presolve": "off",
+        "solver": "simplex",
+        "simplex_strategy": 4,  # primal
+        "random_seed": 0,
+    }
+)
 _DUAL_EPS = 1e-9
 
 
@@ -209,8 +220,8 @@ class ProtectedTable:
 class AuditResult:
     """Outcome of the linear-programming audit of a :class:`ProtectedTable`.
 
-    Method: for each suppressed cell, ``scipy.optimize.linprog`` (HiGHS) minimises and maximises
-    the cell subject to every published cell, all additivity constraints and non-negativity. A
+    Method: for each suppressed cell, the HiGHS LP solver minimises and maximises the cell
+    subject to every published cell, all additivity constraints and non-negativity. A
     cell is *sensitive* when its value is in ``1 .. min_count - 1`` or it carries the attribute
     rule; it is protected when ``upper - lower >= min_count`` (for attribute cells also: the rest
     of its row can be at least ``min_count``). Other suppressed cells have required width 0.
@@ -230,7 +241,7 @@ class AuditResult:
     ok: bool
     cells: pd.DataFrame
     min_count: int
-    method: str = "LP feasibility interval (scipy.optimize.linprog, HiGHS)"
+    method: str = "LP feasibility interval (HiGHS simplex via highspy)"
 
     @property
     def failures(self) -> pd.DataFrame:
@@ -274,6 +285,10 @@ class _Model:
     parent_line: dict[int, int]  # cell -> hierarchy line where it is a member
     cell_lines: list[list[int]]  # lines containing each cell
     cell_ineqs: list[list[int]]  # ineqs containing each cell
+    eq_matrix: sparse.csr_array  # lines x cells: +1 member, -1 total (row == 0)
+    ub_matrix: sparse.csr_array  # ineqs x cells: +1 member, -1 total (row <= 0)
+    eq_by_cell: sparse.csc_array  # the same, by column
+    ub_by_cell: sparse.csc_array
 
     @property
     def size(self) -> int:
@@ -315,7 +330,6 @@ class _Interval:
     rest_upper: float
     binding_lines: tuple[int, ...]
     binding_ineqs: tuple[int, ...]
-    root: int
 
     def protected(self, required: float, attribute: bool, min_count: int, tol: float) -> bool:
         ok = self.upper - self.lower >= required - tol
@@ -633,6 +647,17 @@ def _build_model(
     for iid, (m, t) in enumerate(ineqs):
         cell_ineqs[m].append(iid)
         cell_ineqs[t].append(iid)
+
+    def incidence(totals: Sequence[int], members: Sequence[np.ndarray]) -> sparse.csr_array:
+        """Rows ``sum(members) - total``: +1 for each member, -1 for the total."""
+        sizes = np.array([len(m) for m in members], dtype=np.int64)
+        rows = np.concatenate([np.repeat(np.arange(len(totals)), sizes), np.arange(len(totals))])
+        cols = np.concatenate([*members, np.asarray(totals, dtype=np.int64)]).astype(np.int64)
+        data = np.concatenate([np.ones(int(sizes.sum())), -np.ones(len(totals))])
+        return sparse.csr_array((data, (rows, cols)), shape=(len(totals), size))
+
+    eq_matrix = incidence([t for t, _ in lines], [ms for _, ms in lines])
+    ub_matrix = incidence([t for _, t in ineqs], [np.array([m], dtype=np.int64) for m, _ in ineqs])
     return _Model(
         groups=groups,
         unit=np.array(unit, dtype=object),
@@ -648,6 +673,10 @@ def _build_model(
         parent_line=parent_line,
         cell_lines=cell_lines,
         cell_ineqs=cell_ineqs,
+        eq_matrix=eq_matrix,
+        ub_matrix=ub_matrix,
+        eq_by_cell=eq_matrix.tocsc(),
+        ub_by_cell=ub_matrix.tocsc(),
     )
 
 
@@ -662,182 +691,310 @@ def _build_models(
 # --------------------------------------------------------------------------------------------
 
 
-def _components(
-    model: _Model, supp: np.ndarray
-) -> tuple[dict[int, np.ndarray], dict[int, list[int]], dict[int, list[int]], np.ndarray]:
+def _components(model: _Model, supp: np.ndarray) -> dict[int, np.ndarray]:
     """Connected components of suppressed cells through the relations that touch them.
 
-    Components are independent linear programs, so solving them separately gives the same
-    intervals as one LP per linked set, only faster.
+    Keyed by the smallest cell of each component, cells sorted. Two suppressed cells are linked
+    when a relation holds both. Components are independent linear programs.
     """
-    parent = np.arange(model.size)
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = int(parent[i])
-        return i
-
-    def union(cells: np.ndarray) -> None:
-        root = find(int(cells[0]))
-        for c in cells[1:]:
-            r = find(int(c))
-            if r != root:
-                parent[r] = root
-
-    eq_touch: list[tuple[int, int]] = []
-    for lid, (t, ms) in enumerate(model.lines):
-        cells = np.append(ms, t)
-        s = cells[supp[cells]]
-        if len(s):
-            union(s)
-            eq_touch.append((lid, int(s[0])))
-    ub_touch: list[tuple[int, int]] = []
-    for iid, (m, t) in enumerate(model.ineqs):
-        s = [c for c in (m, t) if supp[c]]
-        if s:
-            union(np.array(s))
-            ub_touch.append((iid, s[0]))
-    roots = np.array([find(i) for i in range(model.size)])
-    members: dict[int, list[int]] = {}
-    for c in np.flatnonzero(supp):
-        members.setdefault(int(roots[c]), []).append(int(c))
-    eq_rows: dict[int, list[int]] = {}
-    for lid, c in eq_touch:
-        eq_rows.setdefault(int(roots[c]), []).append(lid)
-    ub_rows: dict[int, list[int]] = {}
-    for iid, c in ub_touch:
-        ub_rows.setdefault(int(roots[c]), []).append(iid)
-    comp = {r: np.array(v, dtype=np.int64) for r, v in members.items()}
-    return comp, eq_rows, ub_rows, roots
-
-
-def _lp_system(
-    model: _Model, supp: np.ndarray, cells: np.ndarray, eq_rows: list[int], ub_rows: list[int]
-) -> tuple[Any, np.ndarray | None, Any, np.ndarray | None, dict[int, int]]:
-    pos = {int(c): j for j, c in enumerate(cells)}
-    v = model.value
-
-    def build(rows: list[tuple[list[tuple[int, float]], float]]) -> tuple[Any, np.ndarray | None]:
-        if not rows:
-            return None, None
-        r_idx, c_idx, data = [], [], []
-        rhs = np.empty(len(rows))
-        for r, (coefs, b) in enumerate(rows):
-            for j, a in coefs:
-                r_idx.append(r)
-                c_idx.append(j)
-                data.append(a)
-            rhs[r] = b
-        mat = sparse.csr_array((data, (r_idx, c_idx)), shape=(len(rows), len(cells)))
-        return mat, rhs
-
-    eq: list[tuple[list[tuple[int, float]], float]] = []
-    for lid in eq_rows:
-        t, ms = model.lines[lid]
-        coefs: list[tuple[int, float]] = []
-        rhs = 0.0
-        if supp[t]:
-            coefs.append((pos[int(t)], -1.0))
-        else:
-            rhs += float(v[t])
-        for m in ms:
-            if supp[m]:
-                coefs.append((pos[int(m)], 1.0))
-            else:
-                rhs -= float(v[m])
-        eq.append((coefs, rhs))
-    ub: list[tuple[list[tuple[int, float]], float]] = []
-    for iid in ub_rows:
-        m, t = model.ineqs[iid]
-        coefs = []
-        rhs = 0.0
-        if supp[m]:
-            coefs.append((pos[m], 1.0))
-        else:
-            rhs -= float(v[m])
-        if supp[t]:
-            coefs.append((pos[t], -1.0))
-        else:
-            rhs += float(v[t])
-        ub.append((coefs, rhs))
-    a_eq, b_eq = build(eq)
-    a_ub, b_ub = build(ub)
-    return a_eq, b_eq, a_ub, b_ub, pos
-
-
-def _optimise(
-    c: np.ndarray, system: tuple[Any, Any, Any, Any], eq_rows: list[int], ub_rows: list[int]
-) -> tuple[float, set[int], set[int]]:
-    """Minimise ``c @ x``; return (optimum or -inf, binding lines, binding ineqs)."""
-    a_eq, b_eq, a_ub, b_ub = system
-    res = linprog(
-        c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method=_LP_METHOD
+    cells = np.flatnonzero(supp)
+    if not len(cells):
+        return {}
+    incidence = sparse.vstack(
+        [model.eq_by_cell[:, cells], model.ub_by_cell[:, cells]], format="csr"
     )
-    if res.status == 3:
-        return -np.inf, set(), set()
-    if res.status != 0:
-        raise RuntimeError(f"disclosure audit LP failed: {res.message}")
-    lines: set[int] = set()
-    ineqs: set[int] = set()
-    if a_eq is not None and res.eqlin is not None:
-        lines = {eq_rows[r] for r in np.flatnonzero(np.abs(res.eqlin.marginals) > _DUAL_EPS)}
-    if a_ub is not None and res.ineqlin is not None:
-        ineqs = {ub_rows[r] for r in np.flatnonzero(np.abs(res.ineqlin.marginals) > _DUAL_EPS)}
-    return float(res.fun), lines, ineqs
+    incidence.data = np.ones_like(incidence.data)
+    if incidence.shape[0]:
+        graph = sparse.block_array([[None, incidence.T], [incidence, None]], format="csr")
+        labels = csgraph.connected_components(graph, directed=False)[1][: len(cells)]
+    else:
+        labels = np.arange(len(cells))
+    order = np.lexsort((cells, labels))
+    parts = np.split(cells[order], np.flatnonzero(np.diff(labels[order])) + 1)
+    return {int(p.min()): np.sort(p) for p in parts}
+
+
+@dataclass(frozen=True)
+class _Optimum:
+    value: float  # -inf when unbounded
+    lines: frozenset[int]  # relations with a non-zero dual (binding)
+    ineqs: frozenset[int]
+
+
+class _ComponentLP:
+    """The LP of one component of unknowns, built once in HiGHS and re-solved per objective.
+
+    Columns are the component's suppressed cells (non-negative); rows are the relations that hold
+    any of them, with the published cells moved to the right-hand side. Only the objective
+    changes between solves, so each solve is a warm start (primal simplex from the previous
+    optimal basis, which stays feasible): a few iterations instead of a solve from scratch.
+    """
+
+    def __init__(self, lp: _LinkedLP, cells: np.ndarray) -> None:
+        model = lp.model
+        self.cells = cells
+        self.eq_rows = np.unique(model.eq_by_cell[:, cells].indices)
+        self.ub_rows = np.unique(model.ub_by_cell[:, cells].indices)
+        a_eq = model.eq_matrix[self.eq_rows]
+        a_ub = model.ub_matrix[self.ub_rows]
+        # Every other cell of these rows is published (a suppressed one would be in the component).
+        b_eq = -(a_eq @ lp.published)
+        b_ub = -(a_ub @ lp.published)
+        a = sparse.vstack([a_eq[:, cells], a_ub[:, cells]], format="csr")
+        n, m = len(cells), a.shape[0]
+        inf = highspy.kHighsInf
+        spec = highspy.HighsLp()
+        spec.num_col_ = n
+        spec.num_row_ = m
+        spec.col_cost_ = np.zeros(n)
+        spec.col_lower_ = np.zeros(n)
+        spec.col_upper_ = np.full(n, inf)
+        spec.row_lower_ = np.concatenate([b_eq, np.full(len(b_ub), -inf)])
+        spec.row_upper_ = np.concatenate([b_eq, b_ub])
+        spec.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        spec.a_matrix_.num_col_ = n
+        spec.a_matrix_.num_row_ = m
+        spec.a_matrix_.start_ = a.indptr.astype(np.int32)
+        spec.a_matrix_.index_ = a.indices.astype(np.int32)
+        spec.a_matrix_.value_ = a.data.astype(np.float64)
+        self.highs = highspy.Highs()
+        for option, value in _HIGHS_OPTIONS.items():
+            self.highs.setOptionValue(option, value)
+        if self.highs.passModel(spec) != highspy.HighsStatus.kOk:
+            raise RuntimeError("disclosure audit LP could not be set up in HiGHS")
+        self._cost_cols = np.zeros(0, dtype=np.int32)
+
+    def minimise(self, objective: Mapping[int, float]) -> tuple[bool, np.ndarray, np.ndarray]:
+        """Minimise ``sum(coef * cell)``; return (unbounded, optimal values of ``cells``, row
+        duals: equalities first, then inequalities)."""
+        h = self.highs
+        if len(self._cost_cols):
+            h.changeColsCost(len(self._cost_cols), self._cost_cols, np.zeros(len(self._cost_cols)))
+        cols = np.searchsorted(self.cells, list(objective)).astype(np.int32)
+        h.changeColsCost(len(cols), cols, np.array(list(objective.values()), dtype=np.float64))
+        self._cost_cols = cols
+        done = (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kUnbounded)
+        h.run()
+        status = h.getModelStatus()
+        if status not in done:
+            # Not expected (the true values are feasible): solve once more from scratch rather
+            # than trust a warm start that went wrong.
+            h.clearSolver()
+            h.run()
+            status = h.getModelStatus()
+        if status not in done:
+            raise RuntimeError(f"disclosure audit LP failed: {h.modelStatusToString(status)}")
+        if status == highspy.HighsModelStatus.kUnbounded:
+            return True, np.zeros(0), np.zeros(0)
+        sol = h.getSolution()
+        return False, np.asarray(sol.col_value), np.asarray(sol.row_dual)
+
+
+class _LinkedLP:
+    """The audit LPs of one linked set under one suppression pattern.
+
+    Unknowns are the suppressed cells (non-negative); every relation holds, with the published
+    cells as constants. The unknowns fall into connected components (no relation holds cells of
+    two of them), which are independent LPs: solving them apart gives the intervals of the whole.
+
+    Every optimum is a feasible point, and so are the true values. ``seen_lo`` / ``seen_hi`` keep
+    the smallest and largest value seen per cell: an inner bound of each feasible interval, which
+    can prove a cell wide enough without an LP of its own. ``cap`` is an outer bound from
+    non-negativity alone (a published total minus its published members, on a relation where
+    every other unknown is a member). A seen point that reaches ``cap``, or 0, gives that bound
+    exactly.
+    """
+
+    def __init__(self, model: _Model, supp: np.ndarray, attr_row: Mapping[int, int]) -> None:
+        self.model = model
+        self.supp = supp
+        self.attr_row = attr_row
+        self.value = model.value.astype(np.float64)
+        self.published = np.where(supp, 0.0, self.value)
+        self.tol = _tolerance(model)
+        self.seen_lo = self.value.copy()
+        self.seen_hi = self.value.copy()
+        self.cap = self._caps()
+        # Attribute cells whose row total is suppressed too: largest (total - cell) seen.
+        pairs = [(c, int(model.lines[lid][0])) for c, lid in sorted(attr_row.items())]
+        pairs = [(c, t) for c, t in pairs if supp[c] and supp[t]]
+        self.rest_index = {c: i for i, (c, _) in enumerate(pairs)}
+        self.rest_cells = np.array([c for c, _ in pairs], dtype=np.int64)
+        self.rest_totals = np.array([t for _, t in pairs], dtype=np.int64)
+        self.rest_seen = self.value[self.rest_totals] - self.value[self.rest_cells]
+        self.components = _components(model, supp)
+        self.owner = np.full(model.size, -1, dtype=np.int64)
+        for root, cells in self.components.items():
+            self.owner[cells] = root
+        self._lps: dict[int, _ComponentLP] = {}
+        self._memo: dict[tuple[tuple[int, float], ...], _Optimum] = {}
+
+    def _caps(self) -> np.ndarray:
+        supp = self.supp
+        cap = np.full(len(supp), np.inf)
+        for mat in (self.model.eq_matrix, self.model.ub_matrix):
+            coo = mat.tocoo()
+            hidden = supp[coo.col]
+            # A row reads sum(+1 cells) - sum(-1 cells) (== or <=) 0. When no -1 cell is unknown,
+            # each unknown +1 cell is at most (published -1 side) - (published +1 side).
+            open_side = np.zeros(mat.shape[0], dtype=bool)
+            np.logical_or.at(open_side, coo.row, hidden & (coo.data < 0))
+            rhs = -(mat @ self.published)
+            take = hidden & (coo.data > 0) & ~open_side[coo.row]
+            np.minimum.at(cap, coo.col[take], rhs[coo.row[take]])
+        return cap
+
+    def minimise(self, objective: Mapping[int, float]) -> _Optimum:
+        """Minimum of ``sum(coef * cell)`` (cells of one component) and the relations binding it."""
+        key = tuple(sorted((int(c), float(a)) for c, a in objective.items()))
+        known = self._memo.get(key)
+        if known is not None:
+            return known
+        root = int(self.owner[key[0][0]])
+        lp = self._lps.get(root)
+        if lp is None:
+            lp = self._lps[root] = _ComponentLP(self, self.components[root])
+        unbounded, x, duals = lp.minimise(dict(key))
+        if unbounded:
+            result = _Optimum(-np.inf, frozenset(), frozenset())
+        else:
+            self._record(lp.cells, x)
+            binding = np.flatnonzero(np.abs(duals) > _DUAL_EPS)
+            n_eq = len(lp.eq_rows)
+            result = _Optimum(
+                value=float(sum(a * x[np.searchsorted(lp.cells, c)] for c, a in key)),
+                lines=frozenset(lp.eq_rows[binding[binding < n_eq]].tolist()),
+                ineqs=frozenset(lp.ub_rows[binding[binding >= n_eq] - n_eq].tolist()),
+            )
+        self._memo[key] = result
+        return result
+
+    def _record(self, cells: np.ndarray, x: np.ndarray) -> None:
+        self.seen_lo[cells] = np.minimum(self.seen_lo[cells], x)
+        self.seen_hi[cells] = np.maximum(self.seen_hi[cells], x)
+        if len(self.rest_cells):
+            point = self.value.copy()
+            point[cells] = x
+            rest = point[self.rest_totals] - point[self.rest_cells]
+            np.maximum(self.rest_seen, rest, out=self.rest_seen)
+
+    def upper(self, cell: int) -> float:
+        """Exact maximum of ``cell``."""
+        if self.seen_hi[cell] >= self.cap[cell] - self.tol:
+            return float(self.cap[cell])
+        return -self.minimise({cell: -1.0}).value
+
+    def lower(self, cell: int) -> float:
+        """Exact minimum of ``cell``."""
+        if self.seen_lo[cell] <= self.tol:
+            return 0.0
+        return max(self.minimise({cell: 1.0}).value, 0.0)
+
+    def seen_protected(self, cell: int, min_count: int) -> bool:
+        """Whether the points seen so far already prove ``cell`` protected (sufficient only)."""
+        need = min_count - self.tol
+        if self.seen_hi[cell] - self.seen_lo[cell] < need:
+            return False
+        if cell not in self.attr_row:
+            return True
+        i = self.rest_index.get(cell)
+        if i is not None:
+            return bool(self.rest_seen[i] >= need)
+        row_total = int(self.model.lines[self.attr_row[cell]][0])
+        return bool(self.value[row_total] - self.seen_lo[cell] >= need)
+
+    def rest_upper(self, cell: int, lower: float) -> float:
+        """Exact maximum of (row total - cell) for an attribute cell, given its exact minimum;
+        NaN for other cells."""
+        if cell not in self.attr_row:
+            return np.nan
+        row_total = int(self.model.lines[self.attr_row[cell]][0])
+        if not self.supp[row_total]:
+            return float(self.value[row_total]) - lower
+        return -self.minimise({cell: 1.0, row_total: -1.0}).value
+
+    def interval(self, cell: int) -> _Interval:
+        """Exact interval of ``cell`` (and ``rest_upper`` for attribute cells), with the relations
+        that bind its optima."""
+        low = self.minimise({cell: 1.0})
+        high = self.minimise({cell: -1.0})
+        lines, ineqs = low.lines | high.lines, low.ineqs | high.ineqs
+        rest = np.nan
+        if cell in self.attr_row:
+            row_total = int(self.model.lines[self.attr_row[cell]][0])
+            if self.supp[row_total]:
+                r = self.minimise({cell: 1.0, row_total: -1.0})
+                rest = -r.value
+                lines, ineqs = lines | r.lines, ineqs | r.ineqs
+            else:
+                rest = float(self.value[row_total]) - low.value
+        return _Interval(
+            lower=max(low.value, 0.0),
+            upper=-high.value,
+            rest_upper=rest,
+            binding_lines=tuple(sorted(lines)),
+            binding_ineqs=tuple(sorted(ineqs)),
+        )
 
 
 def _intervals(
+    model: _Model, supp: np.ndarray, targets: Iterable[int], attr_row: Mapping[int, int]
+) -> dict[int, _Interval]:
+    """Exact feasible interval of each target cell given everything published in ``model``.
+
+    All maxima first, then all minima: an optimum often puts other cells at 0 or at their cap,
+    which settles their bound without an LP of their own.
+    """
+    lp = _LinkedLP(model, supp, attr_row)
+    todo = sorted({int(t) for t in targets})
+    upper = {t: lp.upper(t) for t in todo}
+    lower = {t: lp.lower(t) for t in todo}
+    return {t: _Interval(lower[t], upper[t], lp.rest_upper(t, lower[t]), (), ()) for t in todo}
+
+
+def _screen(
     model: _Model,
     supp: np.ndarray,
     targets: Iterable[int],
     attr_row: Mapping[int, int],
-    cache: dict[tuple[int, ...], dict[int, _Interval]] | None = None,
-) -> dict[int, _Interval]:
-    """Feasible interval of each target cell given everything published in ``model``."""
-    comp, eq_rows, ub_rows, roots = _components(model, supp)
-    by_root: dict[int, list[int]] = {}
-    for t in targets:
-        by_root.setdefault(int(roots[t]), []).append(int(t))
-    cache = {} if cache is None else cache
-    out: dict[int, _Interval] = {}
-    for root in sorted(by_root):
-        cells = comp[root]
-        key = tuple(int(c) for c in cells)
-        done = cache.setdefault(key, {})
-        todo = [t for t in by_root[root] if t not in done]
-        if todo:
-            eqr, ubr = eq_rows.get(root, []), ub_rows.get(root, [])
-            a_eq, b_eq, a_ub, b_ub, pos = _lp_system(model, supp, cells, eqr, ubr)
-            system = (a_eq, b_eq, a_ub, b_ub)
-            for t in todo:
-                c = np.zeros(len(cells))
-                c[pos[t]] = 1.0
-                lo, l1, i1 = _optimise(c, system, eqr, ubr)
-                neg_hi, l2, i2 = _optimise(-c, system, eqr, ubr)
-                lines, ineqs = l1 | l2, i1 | i2
-                rest = np.nan
-                if t in attr_row:
-                    row_total = int(model.lines[attr_row[t]][0])
-                    if supp[row_total]:
-                        c_rest = c.copy()
-                        c_rest[pos[row_total]] = -1.0
-                        neg_rest, l3, i3 = _optimise(c_rest, system, eqr, ubr)
-                        rest = -neg_rest
-                        lines, ineqs = lines | l3, ineqs | i3
-                    else:
-                        rest = float(model.value[row_total]) - lo
-                done[t] = _Interval(
-                    lower=max(lo, 0.0),
-                    upper=-neg_hi,
-                    rest_upper=rest,
-                    binding_lines=tuple(sorted(lines)),
-                    binding_ineqs=tuple(sorted(ineqs)),
-                    root=root,
-                )
-        for t in by_root[root]:
-            out[t] = done[t]
+    min_count: int,
+    cache: dict[tuple[int, ...], dict[int, _Interval | None]],
+) -> dict[int, _Interval | None]:
+    """Per sensitive target: None when it is protected, else its exact interval.
+
+    Same verdict as :func:`_intervals` with the audit criterion, with fewer LPs: a cell is
+    protected as soon as two feasible points seen differ by ``min_count`` in it (and, for an
+    attribute cell, the rest of its row reaches ``min_count`` in one of them); the LP for its
+    maximum (for an attribute cell: its minimum) comes first. Failing cells get their exact
+    interval and the relations binding its optima, which guide the repair. ``cache`` keeps
+    results per component (same suppressed cells, same LP) across repair rounds.
+    """
+    lp = _LinkedLP(model, supp, attr_row)
+    out: dict[int, _Interval | None] = {}
+    results: dict[int, dict[int, _Interval | None]] = {}  # per component root
+    for t in sorted({int(t) for t in targets}):
+        root = int(lp.owner[t])
+        done = results.get(root)
+        if done is None:
+            done = results[root] = cache.setdefault(tuple(lp.components[root].tolist()), {})
+        if t not in done:
+            done[t] = _verdict(lp, t, min_count)
+        out[t] = done[t]
     return out
+
+
+def _verdict(lp: _LinkedLP, cell: int, min_count: int) -> _Interval | None:
+    """None when ``cell`` is protected, else its exact interval (see :func:`_screen`)."""
+    if lp.seen_protected(cell, min_count):
+        return None
+    first = {cell: 1.0} if cell in lp.attr_row else {cell: -1.0}
+    if lp.minimise(first).value == -np.inf and cell not in lp.attr_row:
+        return None
+    if lp.seen_protected(cell, min_count):
+        return None
+    iv = lp.interval(cell)
+    attribute = cell in lp.attr_row
+    return None if iv.protected(min_count, attribute, min_count, lp.tol) else iv
 
 
 def _tolerance(model: _Model) -> float:
@@ -928,13 +1085,17 @@ def _sweep(model: _Model, state: _State, pass_no: int) -> int:
     while True:
         pass_no += 1
         changed = 0
-        for lid, (t, ms) in enumerate(model.lines):
-            count = int(state.supp[ms].sum()) + int(state.supp[t])
-            if count != 1:
+        # Suppressed cells per line, kept up to date as cells are marked during the sweep (lines
+        # are visited in order, each seeing the marks made before it).
+        count = (abs(model.eq_matrix) @ state.supp.astype(np.int64)).tolist()
+        for lid in range(len(count)):
+            if count[lid] != 1:
                 continue
             pick = _complement(model, state, lid)
-            if pick is not None:
-                changed += state.mark([pick], RULE_SECONDARY, pass_no)
+            if pick is not None and state.mark([pick], RULE_SECONDARY, pass_no):
+                changed += 1
+                for other in model.cell_lines[pick]:
+                    count[other] += 1
         if not changed:
             return pass_no - 1
 
@@ -988,22 +1149,23 @@ def _repair(model: _Model, rules: DisclosureRules, state: _State, pass_no: int) 
     """Add suppressions until the LP audit protects every sensitive cell.
 
     Suppressing more cells only turns known constants into unknowns, so a feasible interval can
-    only widen: a cell once found protected stays protected and is not solved again.
+    only widen: a cell once found protected stays protected and is not solved again. Each round
+    screens the unsettled cells with :func:`_screen` (the audit's verdict, with fewer LPs) and
+    fixes, per round, failures whose binding relations do not overlap.
     """
-    tol = _tolerance(model)
-    cache: dict[tuple[int, ...], dict[int, _Interval]] = {}
+    cache: dict[tuple[int, ...], dict[int, _Interval | None]] = {}
     settled: set[int] = set()
     while True:
         targets = [
             int(t) for t in np.flatnonzero(state.supp & state.sensitive) if t not in settled
         ]
-        intervals = _intervals(model, state.supp, targets, state.attr_row, cache)
+        intervals = _screen(model, state.supp, targets, state.attr_row, rules.min_count, cache)
         picks: list[int] = []
         touched: set[int] = set()
         unfixable = 0
         for t in targets:
             iv = intervals[t]
-            if iv.protected(rules.min_count, t in state.attr_row, rules.min_count, tol):
+            if iv is None:
                 settled.add(t)
                 continue
             # Fix failures that do not interact in the same round; the others wait for the
@@ -1221,12 +1383,16 @@ def audit_lp(
     """Audit a protected table by linear programming (the test oracle).
 
     Starts from what is published (:meth:`ProtectedTable.to_frame`): every shown count and
-    denominator is known; every ``<NA>`` is unknown. For every suppressed cell, ``linprog``
-    (HiGHS) minimises and maximises the cell subject to: codes add up to the denominator (additive
-    groups) or are at most the denominator (multi-select groups); municipalities add up to their
-    county and counties (or, for a county not shown, its municipalities) to the nation, for every
-    group and code and for the denominators; all cells non-negative. One LP per connected
-    component of suppressed cells within a linked set (independent subproblems, same intervals).
+    denominator is known; every ``<NA>`` is unknown. For every suppressed cell, HiGHS minimises
+    and maximises the cell subject to: codes add up to the denominator (additive groups) or are
+    at most the denominator (multi-select groups); municipalities add up to their county and
+    counties (or, for a county not shown, its municipalities) to the nation, for every group and
+    code and for the denominators; all cells non-negative. One LP per connected component of
+    suppressed cells within a linked set (independent subproblems, same intervals), built once
+    and re-solved per objective from the previous optimal basis. A bound is taken without an LP
+    of its own only where it is provably exact: the minimum is 0 when a feasible point already
+    seen puts the cell at 0, the maximum is the non-negativity cap (a published total minus its
+    published members) when a feasible point already reaches it.
 
     Criterion (tau-Argus / sdcTable "protection interval"): a *sensitive* cell -- value in
     ``1 .. min_count - 1``, or flagged by the attribute rule -- is protected when
