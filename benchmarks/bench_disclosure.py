@@ -168,7 +168,8 @@ def bench(name: str, build: Callable[[], pd.DataFrame], additive: dict[str, bool
     return {
         "table": name,
         "rows": len(counts),
-        "small cells": small,
+        "small counts": small,
+        "attribute": int((table.data["rule"] == "attribute").sum()),
         "suppressed": int(table.data["suppressed"].sum()),
         "raw counts s": t_raw,
         "protect s": t_protect,
