@@ -42,6 +42,9 @@ browser: ## Install Debian's Chromium for the browser tests (needs root and apt;
 	  echo "Chromium not installed and cannot install it here (needs root and apt): browser tests will skip"; \
 	fi
 
+bench: $(STAMP) ## Run the benchmarks (medians and ratios against a baseline in the same run)
+	$(BIN)/python benchmarks/bench_disclosure.py
+
 lab: $(STAMP) ## Start JupyterLab with the 'workbench' kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
