@@ -69,6 +69,24 @@ _ADDED_COLUMNS = ("n_shown", "denominator_shown", "share", "suppressed", "rule")
 _HIERARCHY_COLUMNS = ("kommun", "lan")
 # Warm-started re-solves: only the objective changes between solves, so the last optimal basis
 # stays primal feasible and primal simplex needs few iterations; presolve would discard it.
+def _new_highs() -> Any:
+    """A HiGHS instance, without the copyright banner HiGHS >= 1.16 writes to the C-level stdout
+    on its first construction in a process (it would land in CLI output and notebook streams)."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    return h
+
+
 _HIGHS_OPTIONS: Mapping[str, Any] = MappingProxyType(
     {
         "output_flag": False,
@@ -757,7 +775,7 @@ class _ComponentLP:
         spec.a_matrix_.start_ = a.indptr.astype(np.int32)
         spec.a_matrix_.index_ = a.indices.astype(np.int32)
         spec.a_matrix_.value_ = a.data.astype(np.float64)
-        self.highs = highspy.Highs()
+        self.highs = _new_highs()
         for option, value in _HIGHS_OPTIONS.items():
             self.highs.setOptionValue(option, value)
         if self.highs.passModel(spec) != highspy.HighsStatus.kOk:
