@@ -1062,3 +1062,22 @@ def test_protect_accepts_custom_column_names():
     assert audit_lp(pt).ok
     out = pt.to_frame()
     assert {"count", "d", "n_shown", "share"} <= set(out.columns)
+
+
+def test_protect_linked_without_attribute_rule_shows_everyone_in_one_code():
+    """Completeness-style tables: 'all registrations filled in' is not an attribute disclosure."""
+    from workbench.disclosure import audit_lp
+
+    hier = pd.DataFrame({"kommun": ["0001", "0002"], "lan": ["01", "01"]})
+    rows = []
+    for unit, known in (("0001", 20), ("0002", 30), ("01", 50), (NATIONAL, 50)):
+        rows += [
+            {"kommun": unit, "variabel": "kon", "kod": "kand", "n": known, "denominator": known},
+            {"kommun": unit, "variabel": "kon", "kod": "saknas", "n": 0, "denominator": known},
+        ]
+    counts = pd.DataFrame(rows)
+    with_rule = protect_linked(counts, hierarchy=hier)
+    without = protect_linked(counts, hierarchy=hier, attribute_rule=False)
+    assert (with_rule.data["rule"] == "attribute").any()
+    assert not without.data["suppressed"].any()
+    assert audit_lp(without).ok

@@ -67,6 +67,8 @@ CELL_DENOMINATOR = "denominator"
 
 _ADDED_COLUMNS = ("n_shown", "denominator_shown", "share", "suppressed", "rule")
 _HIERARCHY_COLUMNS = ("kommun", "lan")
+
+
 # Warm-started re-solves: only the objective changes between solves, so the last optimal basis
 # stays primal feasible and primal simplex needs few iterations; presolve would discard it.
 def _new_highs() -> Any:
@@ -1212,10 +1214,11 @@ def _repair(model: _Model, rules: DisclosureRules, state: _State, pass_no: int) 
         pass_no = _sweep(model, state, pass_no)
 
 
-def _protect_model(model: _Model, rules: DisclosureRules) -> _State:
+def _protect_model(model: _Model, rules: DisclosureRules, attribute_rule: bool = True) -> _State:
     state = _State.empty(model.size)
     _primary(model, rules, state)
-    _attribute(model, rules, state)
+    if attribute_rule:
+        _attribute(model, rules, state)
     if rules.secondary:
         pass_no = _sweep(model, state, 0)
         _repair(model, rules, state, pass_no)
@@ -1294,8 +1297,13 @@ def protect_linked(
     hierarchy: pd.DataFrame,
     additive_codes: bool | Mapping[str, bool] = True,
     rules: DisclosureRules = DisclosureRules(),
+    attribute_rule: bool = True,
 ) -> ProtectedTable:
     """Apply disclosure control to a linked set of count tables.
+
+    ``attribute_rule=False`` turns off group attribute disclosure for tables whose codes are not
+    attributes of the children, such as completeness (filled in / unknown / empty): "every
+    registration has its sex recorded" reveals nothing about anyone.
 
     Parameters
     ----------
@@ -1344,7 +1352,7 @@ def protect_linked(
     groups = norm.drop_duplicates("_g")["_g"].tolist()
     additive = _resolve_additive(additive_codes, groups)
     models = _build_models(norm, hier, additive)
-    states = [_protect_model(m, rules) for m in models]
+    states = [_protect_model(m, rules, attribute_rule) for m in models]
     maps = _cell_maps(norm, models, states)
 
     n_raw = norm["_n"].to_numpy()

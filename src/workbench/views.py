@@ -140,14 +140,16 @@ class FollowUpReport:
 
     # -- protected tables: one linked set for the whole country, computed once per batch ------
     def _protect(
-        self, counts: pd.DataFrame, *, additive: dict[str, bool], kind: str
+        self, counts: pd.DataFrame, *, additive: dict[str, bool], kind: str, attribute: bool = True
     ) -> ProtectedTable:
         return cached_protect(
             counts,
             additive=additive,
             rules=self.rules,
+            attribute_rule=attribute,
             key={
                 "kind": kind,
+                "attribute": attribute,
                 "data": self.manifest.get("tables", {}),
                 "period": list(self.settings.period),
                 "rules": dict(self.settings.disclosure),
@@ -181,7 +183,10 @@ class FollowUpReport:
         names = [v.name for v in load_catalogue().variables.values() if not v.derived]
         return {
             name: self._protect(
-                completeness(self.data, [name]), additive={name: True}, kind=f"completeness-{name}"
+                completeness(self.data, [name]),
+                additive={name: True},
+                kind=f"completeness-{name}",
+                attribute=False,  # data quality, not an attribute of the children
             )
             for name in names
         }
@@ -462,6 +467,7 @@ def cached_protect(
     additive: dict[str, bool],
     rules: DisclosureRules,
     key: dict[str, Any],
+    attribute_rule: bool = True,
 ) -> ProtectedTable:
     """:func:`protect_linked` over the national linked set, cached in ``runs/cache``.
 
@@ -491,6 +497,7 @@ def cached_protect(
         hierarchy=hier,
         additive_codes=additive,
         rules=rules,
+        attribute_rule=attribute_rule,
     )
     write_table(table.data, data_path)
     write_table(table.log, log_path)
