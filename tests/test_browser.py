@@ -32,8 +32,14 @@ def browser():
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield b
         b.close()
@@ -42,9 +48,14 @@ def browser():
 @pytest.fixture(scope="module")
 def report_html(small_dataset, kernel_ready, tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("browser")
-    nb = pm.execute_notebook(str(NOTEBOOK), str(tmp / "r.ipynb"),
-                             parameters={"kommun": "2281", "data_dir": str(small_dataset)},
-                             kernel_name=kernel_ready, progress_bar=False, cwd=str(tmp))
+    nb = pm.execute_notebook(
+        str(NOTEBOOK),
+        str(tmp / "r.ipynb"),
+        parameters={"kommun": "2281", "data_dir": str(small_dataset)},
+        kernel_name=kernel_ready,
+        progress_bar=False,
+        cwd=str(tmp),
+    )
     return export_html(nb, tmp / "2281.html", title="Sundsvall")
 
 
@@ -60,11 +71,16 @@ def test_report_opens_with_charts_and_no_external_requests(browser, report_html)
     assert external == [] and failed == [] and errors == []
     assert page.evaluate("document.documentElement.lang") == "sv"
     images = page.evaluate(
-        "Array.from(document.images).map(i => [i.naturalWidth, i.getAttribute('alt') || ''])")
+        "Array.from(document.images).map(i => [i.naturalWidth, i.getAttribute('alt') || ''])"
+    )
     assert len(images) >= 10
     assert all(w > 100 and len(alt) > 40 for w, alt in images), images[:3]
     headings = page.evaluate("Array.from(document.querySelectorAll('h2')).map(h => h.textContent)")
-    assert [h.strip() for h in headings][:3] == ["Om rapporten", "Registreringar", "Fullständighet"]
+    assert [h.strip() for h in headings][:3] == [
+        "Om rapporten",
+        "Registreringar",
+        "Fullständighet",
+    ]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report-first-page.png"))
     page.close()

@@ -8,11 +8,32 @@ import yaml
 from workbench.catalogue import CatalogueError, list_variables, load_catalogue, parse_catalogue
 
 DOMAIN_VARIABLES = [
-    "kon", "fodelsear", "ursprung", "ensamkommande", "aldersgrupp", "identifierad_utsatthet",
-    "grundproblematik", "aktualiseringsvag", "anmalare", "aktualiseringsdatum", "utredning_start",
-    "utredning_slut", "insatstyp", "lagrum", "insatsens_fokus", "utforare", "insats_start",
-    "insats_slut", "samtal_med_barnet", "barnets_asikt_dokumenterad", "maluppfyllelse",
-    "riskbedomning", "forandring_situation", "barnets_syn", "vardnadshavares_syn", "avslutsorsak",
+    "kon",
+    "fodelsear",
+    "ursprung",
+    "ensamkommande",
+    "aldersgrupp",
+    "identifierad_utsatthet",
+    "grundproblematik",
+    "aktualiseringsvag",
+    "anmalare",
+    "aktualiseringsdatum",
+    "utredning_start",
+    "utredning_slut",
+    "insatstyp",
+    "lagrum",
+    "insatsens_fokus",
+    "utforare",
+    "insats_start",
+    "insats_slut",
+    "samtal_med_barnet",
+    "barnets_asikt_dokumenterad",
+    "maluppfyllelse",
+    "riskbedomning",
+    "forandring_situation",
+    "barnets_syn",
+    "vardnadshavares_syn",
+    "avslutsorsak",
     "aterkomst_12man",
 ]
 
@@ -74,7 +95,12 @@ def _raw(root):
     [
         (lambda r: r["variables"][0].update(category="bakgrund"), "category"),
         (lambda r: r["variables"][0].update(codelist="nope"), "codelist"),
-        (lambda r: r["codelists"]["kon"]["codes"].append(dict(r["codelists"]["kon"]["codes"][0])), "duplicate"),
+        (
+            lambda r: r["codelists"]["kon"]["codes"].append(
+                dict(r["codelists"]["kon"]["codes"][0])
+            ),
+            "duplicate",
+        ),
         (lambda r: r.update(version=2026.1), "version"),
         (lambda r: r["variables"].append(dict(r["variables"][0])), "duplicate"),
     ],

@@ -29,23 +29,39 @@ def _free_port() -> int:
 def lab_server(root, kernel_ready, tmp_path):
     port = _free_port()
     token = secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-           "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+    }
     jupyter = Path(sys.executable).parent / "jupyter"
     proc = subprocess.Popen(
-        [str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root / 'notebooks'}",
-         "--ServerApp.port_retries=0", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
-         "jupyterlab.NeverCheckForUpdate",
-         *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            str(jupyter),
+            "lab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root / 'notebooks'}",
+            "--ServerApp.port_retries=0",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"token {token}"}
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"jupyter lab exited: {proc.stdout.read().decode(errors='replace')[-2000:]}")
+            pytest.fail(
+                f"jupyter lab exited: {proc.stdout.read().decode(errors='replace')[-2000:]}"
+            )
         try:
             if requests.get(f"{base}/api/status", headers=headers, timeout=2).ok:
                 break
@@ -69,13 +85,29 @@ async def _execute(base: str, token: str, kernel_id: str, code: str) -> tuple[st
     url = base.replace("http", "ws") + f"/api/kernels/{kernel_id}/channels?token={token}"
     conn = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
     msg_id = uuid.uuid4().hex
-    conn.write_message(json.dumps({
-        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
-                   "msg_type": "execute_request", "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
-        "content": {"code": code, "silent": False, "store_history": False,
-                    "user_expressions": {}, "allow_stdin": False},
-    }))
+    conn.write_message(
+        json.dumps(
+            {
+                "header": {
+                    "msg_id": msg_id,
+                    "username": "test",
+                    "session": uuid.uuid4().hex,
+                    "msg_type": "execute_request",
+                    "version": "5.3",
+                },
+                "parent_header": {},
+                "metadata": {},
+                "channel": "shell",
+                "content": {
+                    "code": code,
+                    "silent": False,
+                    "store_history": False,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                },
+            }
+        )
+    )
     output, status = "", ""
     while not status:
         raw = await asyncio.wait_for(conn.read_message(), timeout=60)
@@ -98,14 +130,19 @@ def test_jupyterlab_offers_workbench_kernel_and_runs_a_cell(lab_server):
     listing = requests.get(f"{base}/api/contents/reports", headers=headers, timeout=10).json()
     names = {item["name"] for item in listing["content"]}
     assert "10-follow-up.ipynb" in names
-    kernel = requests.post(f"{base}/api/kernels", headers=headers, json={"name": "workbench"},
-                           timeout=30).json()
+    kernel = requests.post(
+        f"{base}/api/kernels", headers=headers, json={"name": "workbench"}, timeout=30
+    ).json()
     try:
-        status, out = asyncio.run(_execute(
-            base, token, kernel["id"],
-            "import workbench\nfrom workbench import get_municipality\n"
-            "print(workbench.__version__, get_municipality('2281').name)",
-        ))
+        status, out = asyncio.run(
+            _execute(
+                base,
+                token,
+                kernel["id"],
+                "import workbench\nfrom workbench import get_municipality\n"
+                "print(workbench.__version__, get_municipality('2281').name)",
+            )
+        )
         assert status == "ok"
         assert out.strip().endswith("Sundsvall")
     finally:

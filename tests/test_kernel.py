@@ -39,10 +39,13 @@ def test_ipc_kernel_opens_no_tcp_port_and_executes(kernel_ready):
             outputs = []
             reply = await kc.execute_interactive(
                 "import IPython; print(IPython.get_ipython().history_manager.hist_file)",
-                timeout=60, output_hook=lambda m: outputs.append(m),
+                timeout=60,
+                output_hook=lambda m: outputs.append(m),
             )
             kc.stop_channels()
-            text = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
+            text = "".join(
+                m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream"
+            )
             assert reply["content"]["status"] == "ok"
             return info, conns, text
         finally:

@@ -29,7 +29,8 @@ EMPTY = "2283"  # Sollefteå: all its rows are removed in the `empty_dataset` fi
 def empty_dataset(small_dataset, tmp_path_factory) -> Path:
     """The small dataset with every row of one municipality removed (an empty municipality)."""
     tables = {
-        t: dataset.read_table(small_dataset, t).query("kommun != @EMPTY") for t in dataset.KEY_COLUMNS
+        t: dataset.read_table(small_dataset, t).query("kommun != @EMPTY")
+        for t in dataset.KEY_COLUMNS
     }
     out = tmp_path_factory.mktemp("empty") / "data"
     dataset.write_dataset(tables, out, source="test: small synthetic without 2283")
@@ -44,8 +45,12 @@ def _counts(data_dir: Path) -> pd.Series:
 def _run(data_dir: Path, kommun: str, tmp_path: Path, kernel: str) -> str:
     out = tmp_path / f"{kommun}.ipynb"
     nb = pm.execute_notebook(
-        str(NOTEBOOK), str(out), parameters={"kommun": kommun, "data_dir": str(data_dir)},
-        kernel_name=kernel, progress_bar=False, cwd=str(tmp_path),
+        str(NOTEBOOK),
+        str(out),
+        parameters={"kommun": kommun, "data_dir": str(data_dir)},
+        kernel_name=kernel,
+        progress_bar=False,
+        cwd=str(tmp_path),
     )
     html_path = export_html(nb, tmp_path / f"{kommun}.html", title=f"Rapport {kommun}")
     return html_path.read_text(encoding="utf-8")
@@ -67,15 +72,19 @@ def test_report_for_large_municipality_shows_its_numbers(small_dataset, tmp_path
     per_year = reg[reg["kommun"] == "0180"]["ar"].value_counts()
     year = int(per_year.idxmax())
     # the year's count appears in the registrations table row of the municipality
-    assert f"<th scope=\"row\">{year}</th><td class=\"num\">{format_int(per_year.max())}</td>" in text
+    assert f'<th scope="row">{year}</th><td class="num">{format_int(per_year.max())}</td>' in text
     assert text.count("<img ") >= 10 and text.count('alt="Stapeldiagram') >= 10
 
 
-def test_report_for_tiny_municipality_shows_only_county_and_nation(small_dataset, tmp_path, kernel_ready):
+def test_report_for_tiny_municipality_shows_only_county_and_nation(
+    small_dataset, tmp_path, kernel_ready
+):
     counts = _counts(small_dataset)
     tiny = counts[(counts > 0) & (counts < 10)]
     if tiny.empty:
-        pytest.fail("the small synthetic dataset should contain a municipality with 1-9 registrations")
+        pytest.fail(
+            "the small synthetic dataset should contain a municipality with 1-9 registrations"
+        )
     code = str(tiny.index[0])
     text = _run(small_dataset, code, tmp_path, kernel_ready)
     _assert_clean_html(text)
@@ -105,41 +114,68 @@ def _papermill_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 def test_papermill_cli_by_hand_restores_integer_code(small_dataset, tmp_path, kernel_ready):
     out = tmp_path / "out.ipynb"
-    res = _papermill_cli([str(NOTEBOOK), str(out), "-k", kernel_ready, "-p", "kommun", "0180",
-                          "-p", "data_dir", str(small_dataset)], tmp_path)
+    res = _papermill_cli(
+        [
+            str(NOTEBOOK),
+            str(out),
+            "-k",
+            kernel_ready,
+            "-p",
+            "kommun",
+            "0180",
+            "-p",
+            "data_dir",
+            str(small_dataset),
+        ],
+        tmp_path,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     text = out.read_text()
     assert "Stockholm" in text
 
 
-def test_papermill_cli_with_yaml_octal_code_fails_at_once_naming_the_fix(small_dataset, tmp_path, kernel_ready):
+def test_papermill_cli_with_yaml_octal_code_fails_at_once_naming_the_fix(
+    small_dataset, tmp_path, kernel_ready
+):
     params = tmp_path / "p.yaml"
     params.write_text(f"kommun: 0114\ndata_dir: {small_dataset}\n")  # unquoted: YAML reads 76
     out = tmp_path / "out.ipynb"
-    res = _papermill_cli([str(NOTEBOOK), str(out), "-k", kernel_ready, "-f", str(params)], tmp_path)
+    res = _papermill_cli(
+        [str(NOTEBOOK), str(out), "-k", kernel_ready, "-f", str(params)], tmp_path
+    )
     assert res.returncode != 0
     text = out.read_text()
     assert "ParameterError" in text and "quoted string" in text
     import nbformat
 
     nb = nbformat.read(out, as_version=4)
-    failed = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(
-        o.get("output_type") == "error" for o in c.get("outputs", []))]
+    failed = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+        and any(o.get("output_type") == "error" for o in c.get("outputs", []))
+    ]
     assert failed and nb.cells[failed[0]].source.count("load_settings(") == 1  # the setup cell
 
 
 def test_missing_data_directory_fails_with_clear_message(tmp_path, kernel_ready):
     out = tmp_path / "out.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as info:
-        pm.execute_notebook(str(NOTEBOOK), str(out), parameters={"kommun": "2281",
-                            "data_dir": str(tmp_path / "nope")}, kernel_name=kernel_ready,
-                            progress_bar=False)
+        pm.execute_notebook(
+            str(NOTEBOOK),
+            str(out),
+            parameters={"kommun": "2281", "data_dir": str(tmp_path / "nope")},
+            kernel_name=kernel_ready,
+            progress_bar=False,
+        )
     assert info.value.ename == "DatasetError"
     assert "does not exist" in info.value.evalue
 
 
 def test_executed_notebooks_are_not_left_in_the_repository(root):
-    tracked = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=root, capture_output=True, text=True)
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.ipynb"], cwd=root, capture_output=True, text=True
+    )
     files = [f for f in tracked.stdout.split() if f]
     assert files and all(f.startswith("notebooks/") for f in files)
     shutil.which("git")

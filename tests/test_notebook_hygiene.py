@@ -45,7 +45,9 @@ def test_template_declares_workbench_kernel(path):
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
 def test_template_has_one_parameters_cell_right_after_title(path):
     cells = _cells(path)
-    tagged = [i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    tagged = [
+        i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])
+    ]
     assert tagged == [1], f"parameters cell at {tagged}"
     assert cells[0]["cell_type"] == "markdown" and _src(cells[0]).startswith("# ")
 
@@ -66,8 +68,20 @@ def test_parameters_cell_is_annotated_literals_matching_the_schema(path):
     assert found == expected
 
 
-FORBIDDEN = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor, ast.While,
-             ast.With, ast.Lambda, ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp)
+FORBIDDEN = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.With,
+    ast.Lambda,
+    ast.ListComp,
+    ast.DictComp,
+    ast.SetComp,
+    ast.GeneratorExp,
+)
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
@@ -82,11 +96,15 @@ def test_template_has_no_business_logic(path):
             if isinstance(node, ast.Import):
                 pytest.fail(f"plain import in notebook: {ast.unparse(node)}")
             if isinstance(node, ast.ImportFrom):
-                assert node.module == "workbench" or node.module.startswith(("workbench.", "IPython.display"))
+                assert node.module == "workbench" or node.module.startswith(
+                    ("workbench.", "IPython.display")
+                )
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 assert node.func.id not in ("open", "exec", "eval", "print"), ast.unparse(node)
             if isinstance(node, ast.Attribute):
-                assert not node.attr.startswith("to_") or node.attr in ("to_frame",), ast.unparse(node)
+                assert not node.attr.startswith("to_") or node.attr in ("to_frame",), ast.unparse(
+                    node
+                )
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)

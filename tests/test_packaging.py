@@ -37,7 +37,9 @@ def test_environment_yml_pins_match_pyproject(root):
     py = _pyproject(root)
     env, pip_section = _environment(root)
     env.pop("pip", None)
-    assert set(env) == set(py), f"only in env: {set(env) - set(py)}, only in pyproject: {set(py) - set(env)}"
+    assert set(env) == set(py), (
+        f"only in env: {set(env) - set(py)}, only in pyproject: {set(py) - set(env)}"
+    )
     for name, spec in py.items():
         assert env[name] == spec, f"{name}: pyproject {spec} != environment.yml {env[name]}"
     assert pip_section == ["-e ."]
@@ -50,8 +52,19 @@ def test_every_dependency_has_upper_and_lower_bound(root):
 
 
 def test_layout_has_designed_top_level_folders(root):
-    for part in ["notebooks/reports", "src/workbench", "data/reference", "parameters", "reports",
-                 "tests", "environment.yml", "README.md", "pyproject.toml", "Makefile", ".ci/run"]:
+    for part in [
+        "notebooks/reports",
+        "src/workbench",
+        "data/reference",
+        "parameters",
+        "reports",
+        "tests",
+        "environment.yml",
+        "README.md",
+        "pyproject.toml",
+        "Makefile",
+        ".ci/run",
+    ]:
         assert (root / part).exists(), part
 
 

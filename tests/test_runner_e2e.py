@@ -22,15 +22,18 @@ def project(root, tmp_path, small_dataset) -> Path:
     for part in ("parameters", "data/reference", "notebooks/reports"):
         shutil.copytree(root / part, proj / part)
     defaults = proj / "parameters" / "defaults.yaml"
-    defaults.write_text(defaults.read_text().replace("data_dir: data/demo", f"data_dir: {small_dataset}"))
+    defaults.write_text(
+        defaults.read_text().replace("data_dir: data/demo", f"data_dir: {small_dataset}")
+    )
     return proj
 
 
 def _cli(project: Path, *args: str) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "workbench"
     env = {**os.environ, "WORKBENCH_ROOT": str(project)}
-    return subprocess.run([str(exe), *args], cwd=project, env=env, capture_output=True, text=True,
-                          timeout=900)
+    return subprocess.run(
+        [str(exe), *args], cwd=project, env=env, capture_output=True, text=True, timeout=900
+    )
 
 
 def test_run_two_municipalities_publishes_html_and_index(project, kernel_ready):
@@ -44,8 +47,9 @@ def test_run_two_municipalities_publishes_html_and_index(project, kernel_ready):
         assert f'href="2016-2025/{name}"' in index
     assert "Sundsvall" in index and "Timrå" in index
     # executed notebooks are internal: in runs/, never in reports/
-    assert sorted(p.name for p in (project / "runs" / "2016-2025" / "10-follow-up").glob("*.ipynb")) == [
-        "2262-timra.ipynb", "2281-sundsvall.ipynb"]
+    assert sorted(
+        p.name for p in (project / "runs" / "2016-2025" / "10-follow-up").glob("*.ipynb")
+    ) == ["2262-timra.ipynb", "2281-sundsvall.ipynb"]
     assert not list((project / "reports").rglob("*.ipynb"))
     assert "reports" in res.stderr + res.stdout  # says where the reports are
     listing = json.loads((period / "reports.json").read_text())
@@ -55,7 +59,7 @@ def test_run_two_municipalities_publishes_html_and_index(project, kernel_ready):
 def test_one_failing_municipality_does_not_stop_the_others(project, kernel_ready):
     nb = json.loads((project / "notebooks/reports/10-follow-up.ipynb").read_text())
     # a report notebook that fails in the kernel for Timrå only
-    nb["cells"][2]["source"] += "\nassert settings.kommun != \"2262\", \"planted failure\""
+    nb["cells"][2]["source"] += '\nassert settings.kommun != "2262", "planted failure"'
     (project / "notebooks/reports/99-fails.ipynb").write_text(json.dumps(nb))
     res = _cli(project, "run", "--kommun", "2262", "--kommun", "2281", "--notebook", "99-fails")
     assert res.returncode == 1
@@ -75,7 +79,8 @@ def test_internal_audience_is_never_written_to_reports(project, kernel_ready):
     res = _cli(project, "run", "--kommun", "2281", "--audience", "internal")
     assert res.returncode == 0, res.stderr[-3000:]
     assert not list((project / "reports").rglob("*.html")) or not list(
-        (project / "reports").rglob("*INTERNAL*"))
+        (project / "reports").rglob("*INTERNAL*")
+    )
     internal = list((project / "runs").rglob("*.INTERNAL.html"))
     assert len(internal) == 1
     assert "INTERNT" in internal[0].read_text()
