@@ -94,15 +94,21 @@ def test_yaml_loader_rejects_unknown_keys(tmp_path):
         params.check_municipality_file(p)
 
 
-def test_municipality_file_overrides_defaults_key_by_key(tmp_path, monkeypatch, root):
+@pytest.fixture
+def sundsvall_file(tmp_path, monkeypatch, root):
+    """A copy of the project's parameters and reference data; returns Sundsvall's YAML path."""
     import shutil
 
     shutil.copytree(root / "parameters", tmp_path / "parameters")
     shutil.copytree(root / "data/reference", tmp_path / "data/reference")
-    (tmp_path / "parameters/municipalities/2281-sundsvall.yaml").write_text(
+    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
+    return tmp_path / "parameters/municipalities/2281-sundsvall.yaml"
+
+
+def test_municipality_file_overrides_defaults_key_by_key(sundsvall_file):
+    sundsvall_file.write_text(
         'kommun: "2281"\nvariables_off: [riskbedomning]\nmin_registrations: 20\n'
     )
-    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
     s = load_settings(kommun="2281")
     assert s.variables_off == ("riskbedomning",)
     assert "riskbedomning" not in s.variables_in_use
@@ -117,15 +123,8 @@ def test_municipality_file_cannot_change_disclosure_rules(tmp_path):
         params.check_municipality_file(p)
 
 
-def test_switching_off_a_non_optional_variable_is_rejected(tmp_path, monkeypatch, root):
-    import shutil
-
-    shutil.copytree(root / "parameters", tmp_path / "parameters")
-    shutil.copytree(root / "data/reference", tmp_path / "data/reference")
-    (tmp_path / "parameters/municipalities/2281-sundsvall.yaml").write_text(
-        'kommun: "2281"\nvariables_off: [kon]\n'
-    )
-    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
+def test_switching_off_a_non_optional_variable_is_rejected(sundsvall_file):
+    sundsvall_file.write_text('kommun: "2281"\nvariables_off: [kon]\n')
     with pytest.raises(ParameterError, match="not optional"):
         load_settings(kommun="2281")
 
