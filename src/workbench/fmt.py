@@ -16,7 +16,8 @@ NOT_APPLICABLE = "."
 ZERO = "–"
 
 
-def _is_missing(x: object) -> bool:
+def is_missing(x: object) -> bool:
+    """True for None, NaN and pd.NA (a suppressed or absent value)."""
     if x is None:
         return True
     try:
@@ -27,7 +28,7 @@ def _is_missing(x: object) -> bool:
 
 def format_int(x: object, *, missing: str = SUPPRESSED) -> str:
     """``12345 -> "12 345"``; missing → ``..``."""
-    if _is_missing(x):
+    if is_missing(x):
         return missing
     s = f"{int(round(float(x))):,}"  # type: ignore[arg-type]
     return s.replace(",", NBSP)
@@ -35,7 +36,7 @@ def format_int(x: object, *, missing: str = SUPPRESSED) -> str:
 
 def format_number(x: object, decimals: int = 1, *, missing: str = SUPPRESSED) -> str:
     """``1234.56 -> "1 234,6"`` with the given number of decimals."""
-    if _is_missing(x):
+    if is_missing(x):
         return missing
     s = f"{float(x):,.{decimals}f}"  # type: ignore[arg-type]
     return s.replace(",", "\x00").replace(".", ",").replace("\x00", NBSP)
@@ -43,7 +44,7 @@ def format_number(x: object, decimals: int = 1, *, missing: str = SUPPRESSED) ->
 
 def format_percent(share: object, decimals: int = 0, *, missing: str = SUPPRESSED) -> str:
     """A share in [0, 1] as Swedish percent: ``0.125 -> "13 %"``, ``decimals=1 -> "12,5 %"``."""
-    if _is_missing(share):
+    if is_missing(share):
         return missing
     return f"{format_number(100 * float(share), decimals)}{NBSP}%"  # type: ignore[arg-type]
 

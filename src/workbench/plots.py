@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from workbench.fmt import SUPPRESSED, format_int, format_percent, percent_tick  # noqa: E402
+from workbench.fmt import SUPPRESSED, format_int, format_percent, is_missing, percent_tick  # noqa: E402
 
 #: Okabe–Ito palette: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -72,7 +72,7 @@ def plot_grouped_bars(
         for j, s in enumerate(sers):
             vals = [lookup.get((c, s)) for c in cats]
             ys = y - 0.4 + bar_h * (j + 0.5)
-            nums = np.array([np.nan if _missing(v) else float(v) for v in vals])
+            nums = np.array([np.nan if is_missing(v) else float(v) for v in vals])
             if percent:
                 nums = nums * 100
             vmax = max(vmax, np.nanmax(nums) if np.isfinite(nums).any() else 0.0)
@@ -128,7 +128,7 @@ def plot_counts_by_year(
         if ax is None:
             _, ax = plt.subplots(figsize=(7.5, 3.2))
         years = list(data[year])
-        vals = np.array([np.nan if _missing(v) else float(v) for v in data[value]])
+        vals = np.array([np.nan if is_missing(v) else float(v) for v in data[value]])
         x = np.arange(len(years))
         ax.bar(x, np.nan_to_num(vals, nan=0.0), color=PALETTE[0], width=0.7)
         top = np.nanmax(vals) if np.isfinite(vals).any() else 1.0
@@ -144,7 +144,3 @@ def plot_counts_by_year(
         )
         ax.set_ylabel(ylabel)
     return ax
-
-
-def _missing(v: object) -> bool:
-    return v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))

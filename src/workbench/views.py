@@ -95,12 +95,9 @@ def _unit_label(unit: str) -> str:
     return get_municipality(unit).name
 
 
-def _denominator_shown(rows: pd.DataFrame, rules: DisclosureRules) -> object:
+def _denominator_shown(rows: pd.DataFrame) -> object:
     """The published denominator of one unit × variable, or missing if it is protected."""
-    if "denominator_shown" in rows.columns:
-        return rows["denominator_shown"].iloc[0]
-    d = int(rows["denominator"].iloc[0])
-    return pd.NA if 0 < d < rules.min_count else d
+    return rows["denominator_shown"].iloc[0]
 
 
 @dataclass(frozen=True)
@@ -122,7 +119,7 @@ class FollowUpReport:
         return cls(settings=settings, data=data, manifest=dict(manifest.content), rules=rules)
 
     # -- which units this report shows ------------------------------------------------------
-    @property
+    @functools.cached_property
     def n_own(self) -> int:
         return n_registrations(self.data, self.settings.kommun)
 
@@ -280,7 +277,7 @@ class FollowUpReport:
         for unit in self.units:
             rows = d[d[UNIT] == unit]
             vals = ", ".join(f"{r.kod_label} {format_percent(r.share)}" for r in rows.itertuples())
-            denom = _denominator_shown(rows, self.rules) if len(rows) else pd.NA
+            denom = _denominator_shown(rows) if len(rows) else pd.NA
             alt_parts.append(f"{_unit_label(unit)} (underlag {format_int(denom)}): {vals}")
         alt = (
             f"Stapeldiagram, {title.lower()}, andel av registreringarna. "
@@ -324,9 +321,7 @@ class FollowUpReport:
         totals = []
         for u in units:
             rows = d[d[UNIT] == u]
-            totals.append(
-                f'<td class="num">{esc(format_int(_denominator_shown(rows, self.rules)))}</td>'
-            )
+            totals.append(f'<td class="num">{esc(format_int(_denominator_shown(rows)))}</td>')
             if show_share:
                 totals.append('<td class="num"></td>')
         body.append(
