@@ -14,6 +14,9 @@ __all__ = [
     "list_variables",
     "load_catalogue",
     "load_settings",
+    "krippendorff_alpha",
+    "fleiss_kappa",
+    "cohen_kappa",
 ]
 
 
@@ -30,4 +33,8 @@ def __getattr__(name: str):  # lazy public API, so `import workbench` stays chea
         from workbench import params
 
         return getattr(params, name)
+    if name in ("krippendorff_alpha", "fleiss_kappa", "cohen_kappa"):
+        from workbench import agreement
+
+        return getattr(agreement, name)
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")
