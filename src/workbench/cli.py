@@ -127,6 +127,164 @@ def variables(
     Console().print(table)
 
 
+# -- ingest, profiles and the pseudonymisation key -----------------------------------------------
+profile_app = typer.Typer(no_args_is_help=True, help="Export profiles (data/reference/profiles).")
+key_app = typer.Typer(
+    no_args_is_help=True, help="The pseudonymisation key (kept outside the repo)."
+)
+app.add_typer(profile_app, name="profile")
+app.add_typer(key_app, name="key")
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="CSV or Excel export files")],
+    profile: Annotated[str, typer.Option(help="Profile name or path to a profile .yaml")],
+    out: Annotated[Path, typer.Option(help="Output folder for the canonical dataset")] = Path(
+        "data/processed/ingest"
+    ),
+    kommun: Annotated[
+        str | None, typer.Option(help="Kommunkod for files without a municipality column")
+    ] = None,
+    reference_date: Annotated[
+        str | None,
+        typer.Option(help="Export date YYYY-MM-DD (century of 10-digit personnummer)"),
+    ] = None,
+    key_file: Annotated[Path | None, typer.Option(help="Pseudonymisation key file")] = None,
+    accept_quarantine: Annotated[
+        bool, typer.Option(help="Write the dataset even though rows were quarantined")
+    ] = False,
+    report_dir: Annotated[
+        Path | None, typer.Option(help="Folder for report, problems and quarantine")
+    ] = None,
+) -> None:
+    """Ingest municipal exports: validate, pseudonymise, quarantine bad rows, write the dataset.
+
+    Exit code 0 when the dataset was written without errors, 1 when rows were quarantined and
+    --accept-quarantine was not given (the dataset is then not written), 2 when the files cannot
+    be ingested at all (wrong profile, missing key, unreadable file).
+    """
+    import datetime as dt
+
+    from workbench.ingest.core import IngestError
+    from workbench.ingest.core import ingest as run_ingest
+    from workbench.ingest.profile import ProfileError
+    from workbench.ingest.read import ExportError
+    from workbench.ingest.report import report_paths
+    from workbench.municipalities import InvalidCodeError
+    from workbench.pseudonym import PseudonymKeyError, load_key
+
+    try:
+        ref = dt.date.fromisoformat(reference_date) if reference_date else None
+    except ValueError:
+        _fail(f"--reference-date {reference_date!r} is not a date YYYY-MM-DD.")
+    try:
+        key = load_key(key_file)
+        result = run_ingest(
+            files,
+            profile=profile,
+            out_dir=paths.resolve(out),
+            key=key,
+            kommun=kommun,
+            reference_date=ref,
+            accept_quarantine=accept_quarantine,
+            report_dir=paths.resolve(report_dir) if report_dir else None,
+        )
+    except (IngestError, ProfileError, ExportError, PseudonymKeyError, InvalidCodeError) as exc:
+        _fail(str(exc))
+    table = Table("fil", "lästa", "accepterade", "karantän", "dubbletter", "strukturrader")
+    for r in result.files.itertuples(index=False):
+        table.add_row(
+            r.fil,
+            str(r.rader_lasta),
+            str(r.accepterade),
+            str(r.karantan),
+            str(r.dubbletter),
+            str(r.strukturrader),
+        )
+    Console().print(table)
+    rp = report_paths(result.report_dir)
+    typer.echo(
+        f"Fel {result.n_errors}, varningar {result.n_warnings}. Rapport: {rp['report_html']}"
+    )
+    if result.written:
+        typer.echo(f"Dataset: {result.out_dir} (nyckel-id {result.key_id})")
+        raise typer.Exit(0)
+    typer.echo(
+        f"Datasetet skrevs INTE / dataset NOT written: {result.rows_quarantined} rader i karantän "
+        f"({rp['quarantine']}). Rätta källan, eller kör igen med --accept-quarantine.",
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
+@profile_app.command("list")
+def profile_list() -> None:
+    """List the export profiles."""
+    from workbench.ingest.profile import list_profiles, load_profile
+
+    table = Table("profil", "system", "status", "titel")
+    for name in list_profiles():
+        p = load_profile(name)
+        table.add_row(p.name, p.system, p.status, p.title_sv)
+    Console().print(table)
+
+
+@profile_app.command("suggest")
+def profile_suggest(
+    file: Annotated[Path, typer.Argument(help="An export file (CSV or Excel)")],
+    out: Annotated[Path | None, typer.Option(help="Write the proposal here")] = None,
+    name: Annotated[str | None, typer.Option(help="Profile name")] = None,
+) -> None:
+    """Propose a profile from a file's columns and values, listing what could not be mapped."""
+    from workbench.ingest.read import ExportError
+    from workbench.ingest.suggest import suggest_profile
+
+    try:
+        s = suggest_profile(file, name=name)
+    except ExportError as exc:
+        _fail(str(exc))
+    if out:
+        out.write_text(s.yaml_text, encoding="utf-8")
+        typer.echo(f"Förslag skrivet till {out}")
+    else:
+        typer.echo(s.yaml_text)
+    typer.echo(
+        f"Ej mappade kolumner: {len(s.unmapped_columns)}; okända värden: {len(s.unmapped_values)}",
+        err=True,
+    )
+
+
+@key_app.command("init")
+def key_init(
+    path: Annotated[
+        Path | None, typer.Option(help="Key file (default: ~/.config/workbench)")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing key (breaks linkage!)")] = False,
+) -> None:
+    """Create the pseudonymisation key (32 random bytes, file mode 0600, outside the repo)."""
+    from workbench.pseudonym import PseudonymKeyError, default_key_path, init_key
+
+    try:
+        key = init_key(path, force=force)
+    except PseudonymKeyError as exc:
+        _fail(str(exc))
+    typer.echo(f"Nyckel skapad i {path or default_key_path()} (nyckel-id {key.key_id})")
+
+
+@key_app.command("id")
+def key_id(
+    path: Annotated[Path | None, typer.Option(help="Key file")] = None,
+) -> None:
+    """Show the id of the key in use (never the key)."""
+    from workbench.pseudonym import PseudonymKeyError, load_key
+
+    try:
+        typer.echo(load_key(path).key_id)
+    except PseudonymKeyError as exc:
+        _fail(str(exc))
+
+
 def _select_codes(kommun: list[str], lan: str | None, all_: bool, national: bool) -> list[str]:
     from workbench.municipalities import (
         NATIONAL,
@@ -287,6 +445,41 @@ def index() -> None:
 
     paths.reports_dir().mkdir(exist_ok=True)
     typer.echo(f"Index: {write_index(paths.reports_dir())}")
+
+
+@app.command("check-release")
+def check_release(
+    targets: Annotated[
+        list[Path],
+        typer.Argument(help="Files or folders to check, e.g. reports", show_default=False),
+    ],
+    forbid_file: Annotated[
+        Path | None,
+        typer.Option("--forbid-file", help="Forbidden strings (canaries, key), one per line"),
+    ] = None,
+    max_rows: Annotated[int, typer.Option(help="Largest DataFrame table allowed (rows)")] = 50,
+    min_count: Annotated[
+        int | None, typer.Option(help="Counts 1..min_count-1 must be '..'; default: parameters")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Warnings fail the check too")] = False,
+) -> None:
+    """Release gate: scan HTML, Excel and notebooks before sharing (exit 1 on findings)."""
+    from workbench import release
+
+    try:
+        forbidden = release.read_forbidden_file(forbid_file) if forbid_file else ()
+        report = release.check_release(
+            targets,
+            forbidden=forbidden,
+            min_count=release.default_min_count() if min_count is None else min_count,
+            max_rows=max_rows,
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    for finding in report.findings:
+        typer.echo(str(finding))
+    typer.echo(report.summary())
+    raise typer.Exit(0 if report.passed(strict=strict) else 1)
 
 
 def main() -> None:

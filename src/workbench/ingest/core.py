@@ -1,0 +1,922 @@
+"""The ingest pipeline: export files + profile + key → canonical dataset, quarantine and report.
+
+Steps (one direction, each counted):
+
+1. read each file (:mod:`workbench.ingest.read`): structural rows (blank, repeated header,
+   totals) are recognised and counted, never treated as data;
+2. map its header onto the profile; columns the profile does not know are not read at all (so
+   names and free text never enter the pipeline) and are listed as warnings;
+3. remove exact duplicate rows (counted), convert values to catalogue codes, dates and numbers;
+4. validate personnummer and derive birth date, sex, age and age band; apply the cross-field
+   rules of DOMAIN.md §6; rows with an error go to the quarantine file with their reasons;
+5. replace identifiers by keyed pseudonyms (HMAC-SHA-256) and build the tables ``children``,
+   ``interventions`` and ``registrations``; derive re-referral within 12 months;
+6. write the dataset atomically (a temporary folder swapped into place) with a manifest citing
+   every input's SHA-256, the profile, catalogue, package and key id.
+
+Per file: rows read = accepted + quarantined + exact duplicates + structural rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench import __version__
+from workbench.catalogue import Catalogue, load_catalogue
+from workbench.dataset import KEY_COLUMNS, table_columns, write_dataset
+from workbench.ingest.problems import (
+    ERROR,
+    WARNING,
+    concat_problems,
+    problems,
+)
+from workbench.ingest.profile import (
+    HeaderMatch,
+    Profile,
+    ProfileError,
+    code_lookup,
+    list_profiles,
+    load_profile,
+    match_header,
+    normalise_label,
+)
+from workbench.ingest.read import ExportError, RawExport, read_export
+from workbench.ingest.values import (
+    convert_codes,
+    convert_dates,
+    convert_integers,
+    convert_multi_columns,
+    convert_multi_separated,
+)
+from workbench.municipalities import list_municipalities
+
+log = logging.getLogger(__name__)
+
+#: Columns a file must have for its rows to be placed at all.
+REQUIRED_VARIABLES = ("registreringsdatum", "registreringstyp")
+_PNR_REASONS = {
+    "missing": ("saknas", "missing"),
+    "format": ("fel format", "wrong format"),
+    "date": ("inget giltigt födelsedatum", "no valid birth date"),
+    "luhn": ("fel kontrollsiffra", "wrong check digit"),
+    "future": ("födelsedatum efter referensdatum", "birth date after the reference date"),
+    "leading_zero_lost": (
+        "inledande nolla saknas, troligen sparat som tal i Excel",
+        "leading zero lost, probably stored as a number in Excel",
+    ),
+    "scientific_notation": (
+        "sparat som tal i Excel (exponentform)",
+        "stored as a number in Excel (scientific notation)",
+    ),
+}
+_AGE_BANDS = ((0, 6, "0-6"), (7, 12, "7-12"), (13, 17, "13-17"), (18, 20, "18-20"))
+
+
+class IngestError(RuntimeError):
+    """The ingest cannot proceed (wrong profile, missing key, unreadable file); names the fix."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an ingest did: counts per file, problems, and where everything was written."""
+
+    out_dir: Path
+    report_dir: Path
+    profile: str
+    key_id: str
+    files: pd.DataFrame  # one row per input file with all counts
+    problems: pd.DataFrame  # every problem (masked values)
+    unknown_codes: pd.DataFrame  # variable, value, n, closest codes
+    completeness: pd.DataFrame  # variable, filled, unknown, missing shares
+    table_rows: dict[str, int] = field(default_factory=dict)
+    written: bool = False
+    reference_date: str = ""
+    input_hash: str = ""
+    ingested_at: str = ""
+
+    @property
+    def n_errors(self) -> int:
+        return int((self.problems["allvarlighet"] == ERROR).sum())
+
+    @property
+    def n_warnings(self) -> int:
+        return int((self.problems["allvarlighet"] == WARNING).sum())
+
+    @property
+    def rows_read(self) -> int:
+        return int(self.files["rader_lasta"].sum())
+
+    @property
+    def rows_accepted(self) -> int:
+        return int(self.files["accepterade"].sum())
+
+    @property
+    def rows_quarantined(self) -> int:
+        return int(self.files["karantan"].sum())
+
+    @property
+    def balanced(self) -> bool:
+        """Rows read = accepted + quarantined + duplicates + structural rows, for every file."""
+        f = self.files
+        rest = f["accepterade"] + f["karantan"] + f["dubbletter"] + f["strukturrader"]
+        return bool((f["rader_lasta"] == rest).all())
+
+
+# -- reading and mapping ----------------------------------------------------------------------------
+
+
+def _read(path: Path, prof: Profile, cat: Catalogue) -> RawExport:
+    date_cols = [s for v in prof.date_variables(cat) for s in prof.columns[v]]
+    id_cols = [s for spellings in prof.identifiers.values() for s in spellings]
+    return read_export(
+        path,
+        encoding=prof.encoding,
+        delimiter=prof.delimiter,
+        sheet=prof.sheet,
+        header_row=prof.header_row,
+        date_columns=date_cols,
+        id_columns=[*id_cols, *prof.kommun_column],
+        expected_columns=prof.all_spellings(),
+    )
+
+
+def _profile_scores(header: Sequence[str], cat: Catalogue) -> list[tuple[int, str]]:
+    scores = []
+    for name in list_profiles():
+        try:
+            p = load_profile(name, cat=cat)
+        except ProfileError:
+            continue
+        scores.append((match_header(p, header).n_matched, name))
+    return sorted(scores, reverse=True)
+
+
+def _check_match(raw: RawExport, match: HeaderMatch, prof: Profile, cat: Catalogue) -> None:
+    missing = []
+    if "personnummer" not in match.identifiers:
+        missing.append(f"personnummer {list(prof.identifiers['personnummer'])}")
+    for v in REQUIRED_VARIABLES:
+        if v not in match.columns:
+            missing.append(f"{v} {list(prof.columns.get(v, ()))}")
+    if not missing:
+        return
+    best = [f"{n} ({s})" for s, n in _profile_scores(raw.header, cat)[:3] if s > 0]
+    raise IngestError(
+        f"{raw.path.name}: profilen {prof.name!r} passar inte filen / profile {prof.name!r} does "
+        f"not fit the file: required columns not found: {'; '.join(missing)}. The file's columns: "
+        f"{list(raw.header)}. Profiles that match best (matched columns): {best or 'none'}. "
+        f"Choose another --profile, add the spellings to the profile, or create one with "
+        f"`workbench profile suggest {raw.path.name}`."
+    )
+
+
+def _mapped_raw(raw: RawExport, match: HeaderMatch) -> pd.DataFrame:
+    """The file's read columns renamed to canonical keys (raw strings), plus _rad."""
+    cols: dict[str, pd.Series] = {"_rad": raw.data["_rad"]}
+    if match.kommun:
+        cols["kommun"] = raw.data[match.kommun]
+    for role, c in match.identifiers.items():
+        cols[f"_id_{role}"] = raw.data[c]
+    for v, c in match.columns.items():
+        cols[v] = raw.data[c]
+    for v, c in match.multi_column.items():
+        cols[v] = raw.data[c]
+    for v, opts in match.multi_options.items():
+        for code, c in opts.items():
+            cols[f"{v}__{code}"] = raw.data[c]
+    return pd.DataFrame(cols)
+
+
+# -- conversion ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Stage:
+    """The combined staged rows of all files and the problems found so far."""
+
+    frame: pd.DataFrame
+    error: pd.Series
+    found: list[pd.DataFrame]
+
+    def flag(
+        self,
+        rule: str,
+        mask: pd.Series,
+        *,
+        kolumn: str = "",
+        varde: pd.Series | None = None,
+        detail: pd.Series | str = "",
+        detail_en: str | None = None,
+        identifier: bool = False,
+    ) -> None:
+        mask = mask.fillna(False).astype(bool) if mask.dtype != bool else mask
+        if not mask.any():
+            return
+        f = self.frame.loc[mask]
+        for fil, rows in f.groupby("_fil", sort=False).groups.items():
+            sub = f.loc[rows]
+            self.found.append(
+                problems(
+                    rule,
+                    fil=str(fil),
+                    rad=sub["_rad"],
+                    kolumn=kolumn,
+                    varde=None if varde is None else varde.loc[rows],
+                    detail=detail if isinstance(detail, str) else detail.loc[rows],
+                    detail_en=detail_en,
+                    identifier=identifier,
+                )
+            )
+        from workbench.ingest.problems import RULES
+
+        if RULES[rule].severity == ERROR:
+            self.error |= mask
+
+
+def _convert(
+    raw_all: pd.DataFrame, prof: Profile, cat: Catalogue, kommun: str | None, stage: _Stage
+) -> pd.DataFrame:
+    """Canonical typed columns for every recorded variable present in the files."""
+    out: dict[str, pd.Series] = {}
+    index = raw_all.index
+    # municipality
+    codes = set(list_municipalities()["municipality_code"])
+    if "kommun" in raw_all:
+        k = raw_all["kommun"].str.strip()
+        if kommun is not None:
+            k = k.fillna(kommun)
+        stage.flag("kommun_missing", k.isna(), kolumn="kommun")
+        unknown = k.notna() & ~k.isin(codes)
+        detail = k.where(~(unknown & k.str.fullmatch(r"\d{3}")), "inledande nolla saknas?")
+        stage.flag("kommun_unknown", unknown, kolumn="kommun", varde=k, detail=detail.fillna(""))
+        out["kommun"] = k.where(~unknown)
+    else:
+        if kommun is None:
+            raise IngestError(
+                "The profile has no kommun column and no --kommun was given. Pass the "
+                "municipality's code, e.g. --kommun 0180 (list: `workbench.list_municipalities()`)."
+            )
+        out["kommun"] = pd.Series(kommun, index=index, dtype="str")
+
+    for var in cat.variables.values():
+        if var.derived or var.table not in ("children", "interventions", "registrations"):
+            continue
+        name = var.name
+        if var.type == "multi":
+            lookup = code_lookup(cat, name, prof)
+            spec = prof.multi.get(name)
+            option_cols = [c for c in raw_all.columns if c.startswith(f"{name}__")]
+            if spec is not None and spec.column and name in raw_all:
+                frame, unknown, bad = convert_multi_separated(
+                    raw_all[name], lookup, spec.separator
+                )
+                detail = bad.map(lambda p, lk=lookup: ", ".join(lk.closest(p)) or "-")
+                stage.flag("unknown_code", unknown, kolumn=name, varde=bad, detail=detail)
+            elif option_cols:
+                frame, bads = convert_multi_columns(
+                    {c.split("__", 1)[1]: raw_all[c] for c in option_cols}, lookup.codes
+                )
+                for code, mask in bads.items():
+                    col = f"{name}__{code}"
+                    stage.flag("bad_marker", mask, kolumn=col, varde=raw_all[col])
+            else:
+                continue
+            for code in lookup.codes:
+                out[f"{name}__{code}"] = frame[code]
+            continue
+        if name not in raw_all:
+            continue
+        s = raw_all[name]
+        if var.type == "code":
+            lookup = code_lookup(cat, name, prof)
+            conv, unknown = convert_codes(s, lookup)
+            closest = {v: ", ".join(lookup.closest(v)) or "-" for v in s[unknown].unique()}
+            detail = s.map(closest).astype("str").fillna("")
+            stage.flag("unknown_code", unknown, kolumn=name, varde=s, detail=detail)
+            out[name] = conv
+        elif var.type == "date":
+            conv, bad, undeclared = convert_dates(s, prof.date_format)
+            stage.flag("date_invalid", bad, kolumn=name, varde=s, detail=prof.date_format)
+            stage.flag("date_format_undeclared", undeclared, kolumn=name, varde=s)
+            out[name] = conv
+        elif var.type == "integer":
+            conv, bad, out_of_range = convert_integers(s, prof.decimal, var.range)
+            stage.flag("integer_invalid", bad, kolumn=name, varde=s)
+            rng = f"{var.range[0]}–{var.range[1]}" if var.range else ""
+            stage.flag("integer_range", out_of_range, kolumn=name, varde=s, detail=rng)
+            out[name] = conv.where(~out_of_range)
+    return pd.DataFrame(out, index=index)
+
+
+def _age_years(birth: pd.Series, at: pd.Series) -> pd.Series:
+    """Completed years between two dates (vectorised; NA when either is missing)."""
+    years = at.dt.year - birth.dt.year
+    before = (at.dt.month * 100 + at.dt.day) < (birth.dt.month * 100 + birth.dt.day)
+    return (years - before.astype("Int64")).astype("Int64")
+
+
+def age_band(age: pd.Series) -> pd.Series:
+    """The catalogue's age band (0-6, 7-12, 13-17, 18-20) of completed years."""
+    out = pd.Series(pd.NA, index=age.index, dtype="str")
+    for lo, hi, code in _AGE_BANDS:
+        out = out.mask((age >= lo) & (age <= hi), code)
+    return out
+
+
+def _identifiers(
+    df: pd.DataFrame, raw_all: pd.DataFrame, stage: _Stage, reference_date: dt.date
+) -> pd.DataFrame:
+    """Validate personnummer and derive birth date and sex (the number itself is dropped later)."""
+    from workbench.pseudonym import parse_personnummer
+
+    pn = parse_personnummer(raw_all["_id_personnummer"], reference_date=reference_date)
+    reason = pn["reason"]
+    for code in reason.dropna().unique():
+        mask = (reason == code).fillna(False).astype(bool)
+        sv, en = _PNR_REASONS.get(code, (code, code))
+        stage.flag(
+            "personnummer",
+            mask,
+            kolumn="personnummer",
+            varde=raw_all["_id_personnummer"],
+            detail=sv,
+            detail_en=en,
+            identifier=True,
+        )
+    df = df.assign(_pnr=pn["canonical"], _birth=pn["birth_date"], _sex_pnr=pn["sex"])
+    return df
+
+
+def _row_rules(df: pd.DataFrame, stage: _Stage, cat: Catalogue) -> pd.DataFrame:
+    """Derived variables and the cross-field rules of DOMAIN.md §6 that look at one row."""
+    has = df.columns.__contains__
+    for v in REQUIRED_VARIABLES:
+        stage.flag("required_missing", df[v].isna(), kolumn=v)
+    # sex and year of birth: recorded values win for sex, the number wins for year of birth
+    if has("kon"):
+        differs = df["kon"].isin(["flicka", "pojke"]) & df["_sex_pnr"].notna()
+        differs &= df["kon"] != df["_sex_pnr"]
+        stage.flag("sex_differs_from_pnr", differs, kolumn="kon")
+        df["kon"] = df["kon"].fillna(df["_sex_pnr"])
+    else:
+        df["kon"] = df["_sex_pnr"]
+    birth_year = df["_birth"].dt.year.astype("Int64")
+    if has("fodelsear"):
+        differs = df["fodelsear"].notna() & birth_year.notna() & (df["fodelsear"] != birth_year)
+        stage.flag("birth_year_differs_from_pnr", differs, kolumn="fodelsear")
+    df["fodelsear"] = birth_year
+    # age at registration and year
+    age = _age_years(df["_birth"], df["registreringsdatum"])
+    bad_age = age.notna() & ((age < 0) | (age > 20))
+    stage.flag("age_range", bad_age, kolumn="alder", detail=age.astype("str").fillna(""))
+    df["alder"] = age.where(~bad_age)
+    df["aldersgrupp"] = age_band(df["alder"])
+    df["ar"] = df["registreringsdatum"].dt.year.astype("Int64")
+    if has("insatstyp"):
+        groups = cat.groups("insatstyp")
+        df["insatsgrupp"] = df["insatstyp"].map(groups).astype("str")
+    # intervention identification
+    ref = df["_insats_ref"] if has("_insats_ref") else pd.Series(pd.NA, index=df.index)
+    derivable = df["insats_start"].notna()
+    stage.flag("insats_unidentified", ref.isna() & ~derivable, kolumn="insats")
+    # legal basis
+    if has("lagrum"):
+        lvu2 = (df["lagrum"] == "lvu2") & (df["alder"] >= 18)
+        stage.flag("lvu2_over_18", lvu2, kolumn="lagrum", detail=df["alder"].astype("str"))
+        if has("insatstyp"):
+            stage.flag("sis_under_sol", (df["insatstyp"] == "sis") & (df["lagrum"] == "sol"))
+    # date order: impossible orders are errors; an intervention before the investigation's end
+    # is a warning (emergency decisions)
+    pairs = [
+        ("aktualiseringsdatum", "utredning_start"),
+        ("utredning_start", "utredning_slut"),
+        ("insats_start", "insats_slut"),
+        ("insats_start", "registreringsdatum"),
+    ]
+    for early, late in pairs:
+        if has(early) and has(late):
+            wrong = df[early].notna() & df[late].notna() & (df[late] < df[early])
+            stage.flag("date_order", wrong, kolumn=late, detail=f"{late} < {early}")
+    if has("utredning_slut") and has("insats_start"):
+        emergency = df["insats_start"] < df["utredning_slut"]
+        stage.flag("date_order_emergency", emergency.fillna(False), kolumn="insats_start")
+    # reason for ending present iff the registration is an ending
+    ending = df["registreringstyp"] == "avslut"
+    if has("avslutsorsak"):
+        stage.flag(
+            "reason_without_ending",
+            df["avslutsorsak"].notna() & df["registreringstyp"].notna() & ~ending,
+            kolumn="avslutsorsak",
+        )
+        stage.flag(
+            "ending_without_reason", ending & df["avslutsorsak"].isna(), kolumn="avslutsorsak"
+        )
+    else:
+        stage.flag("ending_without_reason", ending, kolumn="avslutsorsak")
+    if has("insats_slut"):
+        stage.flag(
+            "ending_without_end_date", ending & df["insats_slut"].isna(), kolumn="insats_slut"
+        )
+    return df
+
+
+def _pseudonymise(df: pd.DataFrame, key: Any) -> pd.DataFrame:
+    from workbench.pseudonym import pseudonymise
+
+    sep = "\x1f"
+    df["barn_id"] = pseudonymise(df["_pnr"], key, domain="barn", prefix="B")
+    if "_insats_ref" in df:
+        by_ref = df["kommun"] + sep + "ref" + sep + df["_insats_ref"]
+    else:
+        by_ref = pd.Series(pd.NA, index=df.index, dtype="str")
+    # without an intervention id: child + start date (+ type when recorded)
+    derived = (
+        df["kommun"]
+        + sep
+        + df["_pnr"]
+        + sep
+        + df["insatstyp"].fillna("")
+        + sep
+        + df["insats_start"].dt.strftime("%Y-%m-%d")
+    )
+    df["_insats_key"] = by_ref.fillna(derived)
+    df["insats_id"] = pseudonymise(df["_insats_key"], key, domain="insats", prefix="I")
+    if "_registrering_ref" in df:
+        reg_key = df["kommun"] + sep + "ref" + sep + df["_registrering_ref"]
+    else:
+        reg_key = pd.Series(pd.NA, index=df.index, dtype="str")
+    reg_key = reg_key.fillna(
+        df["_insats_key"]
+        + sep
+        + df["registreringsdatum"].dt.strftime("%Y-%m-%d")
+        + sep
+        + df["registreringstyp"]
+    )
+    df["registrering_id"] = pseudonymise(reg_key, key, domain="registrering", prefix="R")
+    return df
+
+
+def _cross_row_rules(df: pd.DataFrame, stage: _Stage, content_cols: list[str]) -> None:
+    """Conflicting duplicates of one registration and more than one ending per intervention."""
+    ok = ~stage.error
+    sub = df.loc[ok]
+    dup_ids = sub["registrering_id"].duplicated(keep=False)
+    if dup_ids.any():
+        groups = sub.loc[dup_ids]
+        conflicting = groups.groupby("registrering_id")[content_cols].nunique(dropna=False).gt(1)
+        bad_ids = conflicting.index[conflicting.any(axis=1)]
+        mask = df["registrering_id"].isin(bad_ids) & ok
+        stage.flag("conflicting_duplicate", mask)
+    ok = ~stage.error
+    endings = df.loc[ok & (df["registreringstyp"] == "avslut")]
+    order = endings.sort_values(["registreringsdatum", "_forder", "_rad"])
+    extra = order["insats_id"].duplicated(keep="first")
+    mask = pd.Series(False, index=df.index)
+    mask.loc[extra.index[extra.to_numpy()]] = True
+    stage.flag("second_ending", mask, kolumn="registreringstyp")
+
+
+def _latest(df: pd.DataFrame, key: str, cols: list[str], stage: _Stage, rule: str) -> pd.DataFrame:
+    """One row per ``key``: the latest registration's non-missing values; conflicts warned."""
+    order = df.sort_values(["registreringsdatum", "_forder", "_rad"])
+    chosen = order.groupby(key, sort=True)[cols].last()
+    for col in cols:
+        if col == "kommun" or col.startswith("_"):
+            continue
+        n = order.groupby(key)[col].nunique(dropna=True)
+        conflict_keys = n.index[n > 1]
+        if len(conflict_keys):
+            rows = df[key].isin(conflict_keys) & df[col].notna()
+            rows &= df[col] != df[key].map(chosen[col])
+            stage.flag(rule, rows.fillna(False), kolumn=col)
+    return chosen.reset_index()
+
+
+def _rereferral(reg: pd.DataFrame, ins: pd.DataFrame, data_end: pd.Timestamp) -> pd.Series:
+    """Re-referral within 12 months of an ending (KKiK-style, within the ingested data).
+
+    For an ending registration: True if the same child has another intervention opened
+    (aktualiseringsdatum, else investigation start, else intervention start) in (end, end + 12
+    months]; NA when the 12-month window reaches past the data's end or the end date is unknown.
+    """
+    out = pd.Series(pd.NA, index=reg.index, dtype="boolean")
+    ending = reg["registreringstyp"] == "avslut"
+    if not ending.any():
+        return out
+    opened = pd.Series(pd.NaT, index=ins.index, dtype="datetime64[ns]")
+    for c in ("insats_start", "utredning_start", "aktualiseringsdatum"):  # best last
+        if c in ins:
+            opened = ins[c].combine_first(opened)
+    opens = pd.DataFrame({"barn_id": ins["barn_id"], "opened": opened, "other": ins["insats_id"]})
+    end_col = ins.set_index("insats_id")["insats_slut"] if "insats_slut" in ins else None
+    e = reg.loc[ending, ["barn_id", "insats_id", "registreringsdatum"]].copy()
+    end = e["insats_id"].map(end_col) if end_col is not None else e["registreringsdatum"]
+    e["end"] = end.fillna(e["registreringsdatum"])
+    e["limit"] = e["end"] + pd.DateOffset(months=12)
+    e["_i"] = e.index
+    m = e.merge(opens, on="barn_id", how="left")
+    hit = (m["other"] != m["insats_id"]) & (m["opened"] > m["end"]) & (m["opened"] <= m["limit"])
+    has = hit.groupby(m["_i"]).any()
+    known = e["limit"] <= data_end
+    out.loc[e.index] = has.reindex(e.index).fillna(False).astype("boolean").where(known)
+    return out
+
+
+# -- the pipeline ---------------------------------------------------------------------------------
+
+
+def _hash_inputs(parts: Sequence[str]) -> str:
+    return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
+
+
+def ingest(
+    files: Sequence[str | os.PathLike[str]],
+    *,
+    profile: str | Path | Profile,
+    out_dir: str | os.PathLike[str],
+    key: Any = None,
+    kommun: str | None = None,
+    reference_date: dt.date | None = None,
+    accept_quarantine: bool = False,
+    report_dir: str | os.PathLike[str] | None = None,
+) -> IngestResult:
+    """Ingest municipal export files into a canonical dataset in ``out_dir``.
+
+    Parameters
+    ----------
+    files
+        CSV or Excel exports of one profile (several files are combined; order does not matter).
+    profile
+        A profile name in ``data/reference/profiles/``, a path, or a loaded :class:`Profile`.
+    out_dir
+        Where the canonical dataset is written (private zone; replaced atomically).
+    key
+        The pseudonymisation key (:func:`workbench.pseudonym.load_key` when omitted).
+    kommun
+        Municipality code for files without a municipality column.
+    reference_date
+        The export's reference date, used to place 10-digit personnummer in their century and to
+        know which 12-month re-referral windows are complete. Default: the latest registration
+        date in the files.
+    accept_quarantine
+        Write the dataset even though rows were quarantined (they are always kept in
+        ``quarantine.csv``). Without it, errors leave any earlier dataset untouched.
+    report_dir
+        Where the ingest report, problem list and quarantine go (default ``<out_dir>-ingest``).
+    """
+    from workbench.municipalities import normalise_kommun
+    from workbench.pseudonym import load_key
+
+    cat = load_catalogue()
+    prof = profile if isinstance(profile, Profile) else load_profile(profile, cat=cat)
+    if key is None:
+        key = load_key()
+    if kommun is not None:
+        kommun = normalise_kommun(kommun, allow_national=False)
+    out = Path(out_dir)
+    rep = Path(report_dir) if report_dir is not None else out.with_name(out.name + "-ingest")
+    paths_in = [Path(f) for f in files]
+    if not paths_in:
+        raise IngestError("No input files given.")
+    for p in paths_in:
+        if not p.is_file():
+            raise IngestError(f"{p}: no such file.")
+
+    raws: list[RawExport] = []
+    for p in paths_in:
+        try:
+            raws.append(_read(p, prof, cat))
+        except ExportError:
+            raise
+    raws.sort(key=lambda r: (r.path.name, r.sha256))
+    names = [r.path.name for r in raws]
+    if len(set(names)) != len(names):
+        names = [str(r.path) for r in raws]
+
+    file_rows: list[dict[str, Any]] = []
+    found: list[pd.DataFrame] = []
+    mapped: list[pd.DataFrame] = []
+    for order, (raw, name) in enumerate(zip(raws, names, strict=True)):
+        match = match_header(prof, raw.header)
+        _check_match(raw, match, prof, cat)
+        for col in match.unmapped:
+            found.append(problems("column_not_read", fil=name, kolumn=col))
+        for label in match.missing:
+            if label in ("kommun", "personnummer") or label in REQUIRED_VARIABLES:
+                continue
+            found.append(problems("column_missing", fil=name, detail=label))
+        m = _mapped_raw(raw, match)
+        m.insert(0, "_fil", name)
+        m.insert(1, "_forder", order)
+        mapped.append(m)
+        s = raw.structural
+        file_rows.append(
+            {
+                "fil": name,
+                "sha256": raw.sha256,
+                "storlek": raw.size,
+                "format": raw.format,
+                "teckenkodning": raw.encoding or "",
+                "avgransare": {"\t": "tab"}.get(raw.delimiter or "", raw.delimiter or ""),
+                "rader_lasta": raw.rows_read,
+                "tomma_rader": int((s["kind"] == "empty").sum()),
+                "upprepade_rubriker": int((s["kind"] == "repeated_header").sum()),
+                "summarader": int((s["kind"] == "footer").sum()),
+                "strukturrader": int(len(s)),
+                "datarader": int(len(raw.data)),
+                "stated_totals": list(raw.stated_totals),
+            }
+        )
+    raw_all = pd.concat(mapped, ignore_index=True)
+    del mapped
+    # exact duplicates: identical in every column read (across files too), first occurrence kept
+    content = [c for c in raw_all.columns if c not in ("_fil", "_forder", "_rad")]
+    dup = raw_all.duplicated(subset=content, keep="first") if len(raw_all) else raw_all["_rad"] > 0
+    dup_per_file = raw_all.loc[dup].groupby("_fil").size()
+    raw_all = raw_all.loc[~dup].reset_index(drop=True)
+
+    stage = _Stage(
+        raw_all[["_fil", "_forder", "_rad"]].copy(), pd.Series(False, index=raw_all.index), found
+    )
+    df = _convert(raw_all, prof, cat, kommun, stage)
+    df = pd.concat([raw_all[["_fil", "_forder", "_rad"]], df], axis=1)
+    for v in (*REQUIRED_VARIABLES, "insatstyp", "insats_start"):
+        if v not in df:
+            df[v] = pd.Series(
+                pd.NA, index=df.index, dtype="datetime64[ns]" if "start" in v else "str"
+            )
+    for role in ("insats", "registrering"):
+        if f"_id_{role}" in raw_all:
+            ref = raw_all[f"_id_{role}"].str.strip()
+            df[f"_{role}_ref"] = ref.where(ref != "")
+    if reference_date is None:
+        latest = df["registreringsdatum"].max()
+        if pd.isna(latest):
+            unread = int(
+                df["registreringsdatum"].isna().sum() - raw_all["registreringsdatum"].isna().sum()
+            )
+            hint = (
+                f" {unread} registration dates could not be read with file.date_format "
+                f"{prof.date_format!r}: check the profile."
+                if unread
+                else ""
+            )
+            raise IngestError(
+                "No valid registration date in the files, so the reference date for 10-digit "
+                "personnummer is unknown. Pass --reference-date YYYY-MM-DD (the export date)."
+                + hint
+            )
+        reference_date = latest.date()
+    ref_ts = pd.Timestamp(reference_date)
+    stage.frame = df
+    df = _identifiers(df, raw_all, stage, reference_date)
+    stage.frame = df
+    df = _row_rules(df, stage, cat)
+    stage.frame = df
+    df = _pseudonymise(df, key)
+    stage.frame = df
+    recorded = [
+        c
+        for c in df.columns
+        if not c.startswith("_") and c not in ("barn_id", "insats_id", "registrering_id")
+    ]
+    _cross_row_rules(df, stage, recorded)
+
+    quarantined = stage.error
+    kept = df.loc[~quarantined].copy()
+    counts = pd.DataFrame(file_rows)
+    counts["dubbletter"] = counts["fil"].map(dup_per_file).fillna(0).astype(int)
+    counts["karantan"] = counts["fil"].map(df.loc[quarantined].groupby("_fil").size()).fillna(0)
+    counts["karantan"] = counts["karantan"].astype(int)
+    counts["accepterade"] = counts["fil"].map(kept.groupby("_fil").size()).fillna(0).astype(int)
+    for row in counts.to_dict("records"):
+        for total in row["stated_totals"]:
+            if total not in (row["datarader"], row["datarader"] + row["upprepade_rubriker"]):
+                stage.found.append(
+                    problems(
+                        "stated_total_mismatch",
+                        fil=row["fil"],
+                        detail=f"{total} rader, filen har {row['datarader']} / "
+                        f"{total} rows, the file has {row['datarader']}",
+                    )
+                )
+    counts["summa_angiven"] = counts.pop("stated_totals").map(
+        lambda t: ", ".join(str(x) for x in t)
+    )
+
+    # tables
+    tables = _build_tables(kept, cat, stage, ref_ts)
+    probs = concat_problems(stage.found)
+    unknown = _unknown_codes(probs)
+    completeness = _completeness(tables, cat)
+
+    files_part = [f"{r.path.name}:{r.sha256}" for r in raws]
+    input_hash = _hash_inputs(
+        [
+            *files_part,
+            f"profile:{prof.sha256}",
+            f"catalogue:{cat.version}:{hashlib.sha256(cat.path.read_bytes()).hexdigest()}",
+            f"package:{__version__}",
+            f"key:{key.key_id}",
+            f"kommun:{kommun}",
+            f"reference:{reference_date.isoformat()}",
+        ]
+    )
+    ingested_at = _previous_time(rep, input_hash) or dt.datetime.now(dt.UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    n_errors = int((probs["allvarlighet"] == ERROR).sum())
+    write = n_errors == 0 or accept_quarantine
+    result = IngestResult(
+        out_dir=out,
+        report_dir=rep,
+        profile=prof.name,
+        key_id=key.key_id,
+        files=counts,
+        problems=probs,
+        unknown_codes=unknown,
+        completeness=completeness,
+        table_rows={k: len(v) for k, v in tables.items()},
+        written=write,
+        reference_date=reference_date.isoformat(),
+        input_hash=input_hash,
+        ingested_at=ingested_at,
+    )
+    if not result.balanced:  # an internal invariant: never let rows vanish silently
+        raise IngestError(f"Row counts do not balance: {counts.to_dict('records')}")
+
+    from workbench.ingest.report import write_ingest_outputs
+
+    write_ingest_outputs(result, df.loc[quarantined], raw_all.loc[quarantined], prof)
+    if write:
+        provenance = {
+            "input_hash": input_hash,
+            "ingested_at": ingested_at,
+            "profile": {"name": prof.name, "sha256": prof.sha256, "system": prof.system},
+            "key_id": key.key_id,
+            "reference_date": reference_date.isoformat(),
+            "files": [
+                {
+                    k: r[k]
+                    for k in (
+                        "fil",
+                        "sha256",
+                        "storlek",
+                        "rader_lasta",
+                        "accepterade",
+                        "karantan",
+                        "dubbletter",
+                        "strukturrader",
+                    )
+                }
+                for r in counts.to_dict("records")
+            ],
+        }
+        _write_dataset_atomically(tables, out, cat, prof, provenance, reference_date)
+    return result
+
+
+def _previous_time(rep: Path, input_hash: str) -> str | None:
+    """The earlier ingest time when the same inputs were ingested before (idempotent output)."""
+    path = rep / "ingest.json"
+    try:
+        prev = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return prev.get("ingested_at") if prev.get("input_hash") == input_hash else None
+
+
+def _build_tables(
+    kept: pd.DataFrame, cat: Catalogue, stage: _Stage, data_end: pd.Timestamp
+) -> dict[str, pd.DataFrame]:
+    """The canonical tables from the accepted rows (conflicts between rows are warnings)."""
+    stage.frame = kept
+    stage.error = pd.Series(False, index=kept.index)
+    tables: dict[str, pd.DataFrame] = {}
+    layouts = {t: table_columns(t, cat) for t in ("children", "interventions", "registrations")}
+
+    def fill(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+        cols = layouts[table]
+        for c, dtype in cols.items():
+            if c not in frame:
+                frame[c] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+        return frame[list(cols)].astype(cols)
+
+    child_cols = [c for c in layouts["children"] if c not in ("barn_id",) and c in kept]
+    children = _latest(kept, "barn_id", child_cols, stage, "child_conflict")
+    ins_cols = [c for c in layouts["interventions"] if c not in ("insats_id",) and c in kept]
+    interventions = _latest(kept, "insats_id", ins_cols, stage, "intervention_conflict")
+    reg = kept.copy()
+    reg["aterkomst_12man"] = _rereferral(reg, interventions, data_end)
+    tables["children"] = fill(children, "children").sort_values(
+        ["kommun", "barn_id"], ignore_index=True
+    )
+    tables["interventions"] = fill(interventions, "interventions").sort_values(
+        ["kommun", "insats_start", "insats_id"], ignore_index=True
+    )
+    tables["registrations"] = fill(reg, "registrations").sort_values(
+        ["kommun", "registreringsdatum", "registrering_id"], ignore_index=True
+    )
+    for t in ("vignette_ratings", "survey"):
+        tables[t] = pd.DataFrame({c: pd.Series(dtype=d) for c, d in table_columns(t, cat).items()})
+    return tables
+
+
+def _unknown_codes(probs: pd.DataFrame) -> pd.DataFrame:
+    u = probs[probs["regel"] == "unknown_code"]
+    if u.empty:
+        return pd.DataFrame(columns=["variabel", "varde", "antal", "narmast"])
+    out = (
+        u.assign(narmast=u["meddelande"].str.split("närmast: ").str[-1])
+        .groupby(["kolumn", "varde", "narmast"], sort=True)
+        .size()
+        .reset_index(name="antal")
+        .rename(columns={"kolumn": "variabel"})
+        .sort_values(["variabel", "antal"], ascending=[True, False], ignore_index=True)
+    )
+    return out[["variabel", "varde", "antal", "narmast"]]
+
+
+def _completeness(tables: dict[str, pd.DataFrame], cat: Catalogue) -> pd.DataFrame:
+    """Per recorded variable: share filled with a known value, unknown/not assessable, missing."""
+    rows = []
+    for var in cat.variables.values():
+        if var.table not in ("children", "interventions", "registrations"):
+            continue
+        df = tables[var.table]
+        n = len(df)
+        if var.type == "multi":
+            filled = df[list(var.columns)].notna().any(axis=1)
+            unknown = pd.Series(False, index=df.index)
+        else:
+            filled = df[var.name].notna()
+            soft = var.codelist.codes_of_kind("unknown", "not_assessable") if var.codelist else ()
+            unknown = df[var.name].isin(list(soft)) if soft else pd.Series(False, index=df.index)
+        if var.applies_when:
+            ((cond_var, cond_val),) = var.applies_when.items()
+            applies = (
+                df[cond_var] == cond_val if cond_var in df else pd.Series(True, index=df.index)
+            )
+            n = int(applies.sum())
+            filled, unknown = filled & applies, unknown & applies
+        rows.append(
+            {
+                "variabel": var.name,
+                "etikett": var.sv,
+                "tabell": var.table,
+                "harledd": var.derived,
+                "n": n,
+                "ifylld_kand": (int(filled.sum()) - int(unknown.sum())) / n if n else np.nan,
+                "okand_ej_bedomd": int(unknown.sum()) / n if n else np.nan,
+                "saknas": (n - int(filled.sum())) / n if n else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _write_dataset_atomically(
+    tables: dict[str, pd.DataFrame],
+    out: Path,
+    cat: Catalogue,
+    prof: Profile,
+    provenance: dict[str, Any],
+    reference_date: dt.date,
+) -> None:
+    """Write into a sibling temporary folder, then swap it into place (no half-written dataset)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        write_dataset(
+            tables,
+            tmp,
+            source=f"ingest profile={prof.name}",
+            extra={"data_date": reference_date.isoformat(), "ingest": provenance},
+            cat=cat,
+        )
+        os.chmod(tmp, 0o700)
+        old = None
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+__all__ = ["IngestError", "IngestResult", "age_band", "ingest", "KEY_COLUMNS", "normalise_label"]
