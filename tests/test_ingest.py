@@ -573,3 +573,25 @@ def test_ingest_summary_json_is_machine_readable(tmp_path, export, key):
         + s["rows"]["duplicates"]
         + s["rows"]["structural"]
     )
+
+
+def test_ingest_conflicting_background_uses_the_latest_value_and_warns(tmp_path, export, key):
+    e = export.copy()
+    pnr = e["Personnummer"].value_counts()
+    child = pnr.index[pnr >= 2][0]
+    rows = e.index[e["Personnummer"] == child]
+    dates = pd.to_datetime(e.loc[rows, "Registreringsdatum"])
+    first, last = dates.idxmin(), dates.idxmax()
+    e.loc[rows, "Födelselandsgrupp"] = "Sverige"
+    e.loc[last, "Födelselandsgrupp"] = "Norden utom Sverige"
+    res, out = _run(tmp_path, [write_csv(e, tmp_path / "e.csv")], key)
+    warn = res.problems[res.problems["regel"] == "child_conflict"]
+    assert set(warn["kolumn"]) == {"ursprung"}
+    assert set(warn["rad"]) == {int(i) + 2 for i in rows if i != last}
+    assert first != last
+    from workbench.pseudonym import pseudonymise
+
+    canonical = pd.Series([re.sub(r"\D", "", child)])
+    barn_id = pseudonymise(canonical, key, domain="barn", prefix="B").iloc[0]
+    chi = read_table(out, "children").set_index("barn_id")
+    assert chi.loc[barn_id, "ursprung"] == "norden"

@@ -707,7 +707,7 @@ def pseudonymise(values: pd.Series, key: PseudonymKey, *, domain: str, prefix: s
     if not domain or "\x1f" in domain:
         raise ValueError("domain must be a non-empty string without the unit separator 0x1f.")
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = list(uniques)
+    texts = np.asarray(uniques, dtype=object).tolist()  # fast for Arrow-backed strings
     if not all(isinstance(text, str) for text in texts):
         raise TypeError("pseudonymise needs string values; read identifiers as text.")
     base = hmac.new(key.secret, domain.encode("utf-8") + b"\x1f", hashlib.sha256)

@@ -26,6 +26,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,7 @@ class IngestResult:
     reference_date: str = ""
     input_hash: str = ""
     ingested_at: str = ""
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step (benchmarks)
 
     @property
     def n_errors(self) -> int:
@@ -246,6 +248,29 @@ class _Stage:
             self.error |= mask
 
 
+def _exact_duplicates(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Rows identical to an earlier row in every column read (first occurrence kept).
+
+    Row hashes find the candidates in one pass; candidates are then compared exactly, so a hash
+    collision can never remove a row.
+    """
+    dup = np.zeros(len(frame), dtype=bool)
+    if len(frame) and columns:
+        h = pd.util.hash_pandas_object(frame[columns], index=False)
+        cand = h.duplicated(keep=False).to_numpy()
+        if cand.any():
+            sub = frame.loc[cand, columns]
+            dup[np.flatnonzero(cand)[sub.duplicated(keep="first").to_numpy()]] = True
+    return pd.Series(dup, index=frame.index)
+
+
+def _closest_detail(values: pd.Series, unknown: pd.Series, lookup) -> pd.Series:
+    """The closest catalogue codes of each unknown value (computed once per distinct value)."""
+    sub = values[unknown]
+    closest = {v: ", ".join(lookup.closest(v)) or "-" for v in sub.unique()}
+    return sub.map(closest).astype("str")
+
+
 def _convert(
     raw_all: pd.DataFrame, prof: Profile, cat: Catalogue, kommun: str | None, stage: _Stage
 ) -> pd.DataFrame:
@@ -283,8 +308,14 @@ def _convert(
                 frame, unknown, bad = convert_multi_separated(
                     raw_all[name], lookup, spec.separator
                 )
-                detail = bad.map(lambda p, lk=lookup: ", ".join(lk.closest(p)) or "-")
-                stage.flag("unknown_code", unknown, kolumn=name, varde=bad, detail=detail)
+                if unknown.any():
+                    stage.flag(
+                        "unknown_code",
+                        unknown,
+                        kolumn=name,
+                        varde=bad,
+                        detail=_closest_detail(bad, unknown, lookup),
+                    )
             elif option_cols:
                 frame, bads = convert_multi_columns(
                     {c.split("__", 1)[1]: raw_all[c] for c in option_cols}, lookup.codes
@@ -303,9 +334,14 @@ def _convert(
         if var.type == "code":
             lookup = code_lookup(cat, name, prof)
             conv, unknown = convert_codes(s, lookup)
-            closest = {v: ", ".join(lookup.closest(v)) or "-" for v in s[unknown].unique()}
-            detail = s.map(closest).astype("str").fillna("")
-            stage.flag("unknown_code", unknown, kolumn=name, varde=s, detail=detail)
+            if unknown.any():
+                stage.flag(
+                    "unknown_code",
+                    unknown,
+                    kolumn=name,
+                    varde=s,
+                    detail=_closest_detail(s, unknown, lookup),
+                )
             out[name] = conv
         elif var.type == "date":
             conv, bad, undeclared = convert_dates(s, prof.date_format)
@@ -471,38 +507,60 @@ def _pseudonymise(df: pd.DataFrame, key: Any) -> pd.DataFrame:
 
 def _cross_row_rules(df: pd.DataFrame, stage: _Stage, content_cols: list[str]) -> None:
     """Conflicting duplicates of one registration and more than one ending per intervention."""
-    ok = ~stage.error
-    sub = df.loc[ok]
-    dup_ids = sub["registrering_id"].duplicated(keep=False)
-    if dup_ids.any():
-        groups = sub.loc[dup_ids]
+    ok = ~stage.error.to_numpy()
+    ids = df["registrering_id"]
+    dup = ids.duplicated(keep=False).to_numpy() & ok
+    if dup.any():  # few rows: compare their full content
+        groups = df.loc[dup]
         conflicting = groups.groupby("registrering_id")[content_cols].nunique(dropna=False).gt(1)
         bad_ids = conflicting.index[conflicting.any(axis=1)]
-        mask = df["registrering_id"].isin(bad_ids) & ok
-        stage.flag("conflicting_duplicate", mask)
-    ok = ~stage.error
-    endings = df.loc[ok & (df["registreringstyp"] == "avslut")]
-    order = endings.sort_values(["registreringsdatum", "_forder", "_rad"])
-    extra = order["insats_id"].duplicated(keep="first")
-    mask = pd.Series(False, index=df.index)
-    mask.loc[extra.index[extra.to_numpy()]] = True
-    stage.flag("second_ending", mask, kolumn="registreringstyp")
+        stage.flag("conflicting_duplicate", ids.isin(bad_ids) & ok)
+    ok = ~stage.error.to_numpy()
+    ending = ok & (df["registreringstyp"] == "avslut").fillna(False).to_numpy()
+    pos = np.flatnonzero(ending)
+    if len(pos):
+        sort = np.lexsort(
+            (
+                df["_rad"].to_numpy()[pos],
+                df["_forder"].to_numpy()[pos],
+                df["registreringsdatum"].to_numpy()[pos],
+            )
+        )
+        ordered = pos[sort]
+        extra = pd.Series(df["insats_id"].to_numpy()[ordered]).duplicated(keep="first").to_numpy()
+        mask = np.zeros(len(df), dtype=bool)
+        mask[ordered[extra]] = True
+        stage.flag("second_ending", pd.Series(mask, index=df.index), kolumn="registreringstyp")
 
 
 def _latest(df: pd.DataFrame, key: str, cols: list[str], stage: _Stage, rule: str) -> pd.DataFrame:
-    """One row per ``key``: the latest registration's non-missing values; conflicts warned."""
-    order = df.sort_values(["registreringsdatum", "_forder", "_rad"])
-    chosen = order.groupby(key, sort=True)[cols].last()
+    """One row per ``key``: the latest registration's non-missing values; conflicts warned.
+
+    ``df`` must be in time order (the caller sorts the accepted rows once). Works on integer
+    codes (one factorize per column) so a million rows stay fast: for each column, the value of
+    the last row with a value in each group is chosen, and every other row with a different
+    non-missing value gets a warning.
+    """
+    group, keys = pd.factorize(df[key], sort=True)
+    n_groups = len(keys)
+    out: dict[str, object] = {key: pd.Series(np.asarray(keys, dtype=object)).astype(df[key].dtype)}
     for col in cols:
-        if col == "kommun" or col.startswith("_"):
+        if col == key:
             continue
-        n = order.groupby(key)[col].nunique(dropna=True)
-        conflict_keys = n.index[n > 1]
-        if len(conflict_keys):
-            rows = df[key].isin(conflict_keys) & df[col].notna()
-            rows &= df[col] != df[key].map(chosen[col])
-            stage.flag(rule, rows.fillna(False), kolumn=col)
-    return chosen.reset_index()
+        values = df[col]
+        codes, _ = pd.factorize(values, use_na_sentinel=True)
+        present = codes >= 0
+        # latest present row per group: rows are in time order, so take the max position
+        last_pos = np.full(n_groups, -1, dtype=np.int64)
+        np.maximum.at(last_pos, group[present], np.flatnonzero(present))
+        chosen_code = np.where(last_pos >= 0, codes[np.maximum(last_pos, 0)], -1)
+        if col != "kommun" and not col.startswith("_"):
+            differs = present & (codes != chosen_code[group])
+            if differs.any():
+                stage.flag(rule, pd.Series(differs, index=df.index), kolumn=col)
+        taken = values.iloc[np.maximum(last_pos, 0)].reset_index(drop=True)
+        out[col] = taken.where(pd.Series(last_pos >= 0))
+    return pd.DataFrame(out)
 
 
 def _rereferral(reg: pd.DataFrame, ins: pd.DataFrame, data_end: pd.Timestamp) -> pd.Series:
@@ -533,6 +591,19 @@ def _rereferral(reg: pd.DataFrame, ins: pd.DataFrame, data_end: pd.Timestamp) ->
     known = e["limit"] <= data_end
     out.loc[e.index] = has.reindex(e.index).fillna(False).astype("boolean").where(known)
     return out
+
+
+class _Clock:
+    """Seconds per pipeline step, for the benchmark's breakdown (never data)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._t
+        self._t = now
 
 
 # -- the pipeline ---------------------------------------------------------------------------------
@@ -595,6 +666,7 @@ def ingest(
         if not p.is_file():
             raise IngestError(f"{p}: no such file.")
 
+    clock = _Clock()
     raws: list[RawExport] = []
     for p in paths_in:
         try:
@@ -640,17 +712,19 @@ def ingest(
                 "stated_totals": list(raw.stated_totals),
             }
         )
+    clock.lap("read")
     raw_all = pd.concat(mapped, ignore_index=True)
     del mapped
     # exact duplicates: identical in every column read (across files too), first occurrence kept
     content = [c for c in raw_all.columns if c not in ("_fil", "_forder", "_rad")]
-    dup = raw_all.duplicated(subset=content, keep="first") if len(raw_all) else raw_all["_rad"] > 0
+    dup = _exact_duplicates(raw_all, content)
     dup_per_file = raw_all.loc[dup].groupby("_fil").size()
     raw_all = raw_all.loc[~dup].reset_index(drop=True)
 
     stage = _Stage(
         raw_all[["_fil", "_forder", "_rad"]].copy(), pd.Series(False, index=raw_all.index), found
     )
+    clock.lap("dedupe")
     df = _convert(raw_all, prof, cat, kommun, stage)
     df = pd.concat([raw_all[["_fil", "_forder", "_rad"]], df], axis=1)
     for v in (*REQUIRED_VARIABLES, "insatstyp", "insats_start"):
@@ -682,10 +756,13 @@ def ingest(
         reference_date = latest.date()
     ref_ts = pd.Timestamp(reference_date)
     stage.frame = df
+    clock.lap("convert")
     df = _identifiers(df, raw_all, stage, reference_date)
     stage.frame = df
+    clock.lap("personnummer")
     df = _row_rules(df, stage, cat)
     stage.frame = df
+    clock.lap("row_rules")
     df = _pseudonymise(df, key)
     stage.frame = df
     recorded = [
@@ -693,13 +770,22 @@ def ingest(
         for c in df.columns
         if not c.startswith("_") and c not in ("barn_id", "insats_id", "registrering_id")
     ]
+    clock.lap("pseudonyms")
     _cross_row_rules(df, stage, recorded)
 
-    quarantined = stage.error
-    kept = df.loc[~quarantined].copy()
+    quarantined = stage.error.to_numpy()
+    q_staged = df.loc[quarantined, ["_fil", "_rad"]]
+    q_raw = raw_all.loc[quarantined]
+    del raw_all  # the raw strings are no longer needed: free them before building tables
+    # accepted rows in time order (date, file, row): "latest" means last in this order
+    order = np.lexsort(
+        (df["_rad"].to_numpy(), df["_forder"].to_numpy(), df["registreringsdatum"].to_numpy())
+    )
+    kept = df.iloc[order[~quarantined[order]]]
+    del df
     counts = pd.DataFrame(file_rows)
     counts["dubbletter"] = counts["fil"].map(dup_per_file).fillna(0).astype(int)
-    counts["karantan"] = counts["fil"].map(df.loc[quarantined].groupby("_fil").size()).fillna(0)
+    counts["karantan"] = counts["fil"].map(q_staged.groupby("_fil").size()).fillna(0)
     counts["karantan"] = counts["karantan"].astype(int)
     counts["accepterade"] = counts["fil"].map(kept.groupby("_fil").size()).fillna(0).astype(int)
     for row in counts.to_dict("records"):
@@ -718,8 +804,10 @@ def ingest(
     )
 
     # tables
+    clock.lap("cross_row")
     tables = _build_tables(kept, cat, stage, ref_ts)
     probs = concat_problems(stage.found)
+    clock.lap("tables")
     unknown = _unknown_codes(probs)
     completeness = _completeness(tables, cat)
 
@@ -754,13 +842,16 @@ def ingest(
         reference_date=reference_date.isoformat(),
         input_hash=input_hash,
         ingested_at=ingested_at,
+        timings=clock.laps,
     )
     if not result.balanced:  # an internal invariant: never let rows vanish silently
         raise IngestError(f"Row counts do not balance: {counts.to_dict('records')}")
 
     from workbench.ingest.report import write_ingest_outputs
 
-    write_ingest_outputs(result, df.loc[quarantined], raw_all.loc[quarantined], prof)
+    clock.lap("summaries")
+    write_ingest_outputs(result, q_staged, q_raw, prof)
+    clock.lap("report")
     if write:
         provenance = {
             "input_hash": input_hash,
@@ -786,6 +877,7 @@ def ingest(
             ],
         }
         _write_dataset_atomically(tables, out, cat, prof, provenance, reference_date)
+        clock.lap("write")
     return result
 
 
@@ -819,8 +911,7 @@ def _build_tables(
     children = _latest(kept, "barn_id", child_cols, stage, "child_conflict")
     ins_cols = [c for c in layouts["interventions"] if c not in ("insats_id",) and c in kept]
     interventions = _latest(kept, "insats_id", ins_cols, stage, "intervention_conflict")
-    reg = kept.copy()
-    reg["aterkomst_12man"] = _rereferral(reg, interventions, data_end)
+    reg = kept.assign(aterkomst_12man=_rereferral(kept, interventions, data_end))
     tables["children"] = fill(children, "children").sort_values(
         ["kommun", "barn_id"], ignore_index=True
     )

@@ -184,9 +184,14 @@ def render_markdown(result: IngestResult, prof: Profile) -> str:
     return "\n".join(lines)
 
 
-def render_html(result: IngestResult, prof: Profile) -> str:
-    from workbench.report import css
+def _css() -> str:
+    # the report stylesheet, read directly (importing workbench.report would load nbconvert)
+    return (Path(__file__).parents[1] / "templates" / "workbench" / "workbench.css").read_text(
+        encoding="utf-8"
+    )
 
+
+def render_html(result: IngestResult, prof: Profile) -> str:
     status, text = _status(result)
     e = html.escape
     facts = [
@@ -215,7 +220,7 @@ def render_html(result: IngestResult, prof: Profile) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1.0">\n'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n"
-        f"<title>Ingestrapport – {e(prof.name)}</title>\n<style>\n{css()}\n</style>\n</head>\n"
+        f"<title>Ingestrapport – {e(prof.name)}</title>\n<style>\n{_css()}\n</style>\n</head>\n"
         f'<body>\n<main class="wb-report">\n{"".join(body)}\n</main>\n</body>\n</html>\n'
     )
 
