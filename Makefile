@@ -25,6 +25,7 @@ setup: $(STAMP) ## Create .venv, install the project and register the Jupyter ke
 
 demo: $(STAMP) ## Set up, generate the demo data, run the Västernorrland + national reports, write reports/index.html
 	$(BIN)/workbench demo
+	$(BIN)/workbench check-release --strict reports
 
 reports: $(STAMP) ## Run the report for all 290 municipalities and the nation
 	@test -f data/demo/manifest.json || $(BIN)/workbench synth
@@ -43,7 +44,7 @@ browser: ## Install Debian's Chromium for the browser tests (needs root and apt;
 	fi
 
 bench: $(STAMP) ## Run the benchmarks (medians and ratios against a baseline in the same run)
-	$(BIN)/python benchmarks/bench_disclosure.py
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lab: $(STAMP) ## Start JupyterLab with the 'workbench' kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks
