@@ -10,10 +10,11 @@ import os
 import shutil
 from pathlib import Path
 
+import nbformat
 import papermill as pm
 import pytest
 
-from workbench.report import export_html
+from workbench.report import INTERNAL_BANNER, export_html
 
 pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "reports" / "10-follow-up.ipynb"
@@ -83,4 +84,43 @@ def test_report_opens_with_charts_and_no_external_requests(browser, report_html)
     ]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report-first-page.png"))
+    page.close()
+
+
+_PAGE_RULES = """() => Array.from(document.styleSheets).flatMap(s => Array.from(s.cssRules))
+  .filter(r => r.constructor.name === 'CSSPageRule').map(r => r.cssText)"""
+
+
+def test_internal_report_carries_the_banner_on_screen_and_on_every_printed_page(
+    browser, report_html
+):
+    nb = nbformat.read(report_html.parent / "r.ipynb", as_version=4)
+    internal = export_html(
+        nb, report_html.parent / "2281.INTERNAL.html", title="Sundsvall", audience="internal"
+    )
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(internal.as_uri(), wait_until="load")
+    banner = page.locator(".wb-internal")
+    assert banner.is_visible() and INTERNAL_BANNER in banner.inner_text()
+    assert page.evaluate("document.querySelector('.wb-internal').getBoundingClientRect().top") == 0
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    scrolled, top = page.evaluate(
+        "[window.scrollY, document.querySelector('.wb-internal').getBoundingClientRect().top]"
+    )
+    assert scrolled > 1000 and top == 0  # sticky: still at the top after scrolling
+    # printed: a page-margin box repeats the banner at the top of every page
+    rules = page.evaluate(_PAGE_RULES)
+    assert any("@top-center" in r and INTERNAL_BANNER in r for r in rules), rules
+    page.emulate_media(media="print")
+    assert banner.is_visible()
+    assert page.title().startswith("INTERNT")
+    page.close()
+
+
+def test_public_report_has_no_internal_banner(browser, report_html):
+    page = browser.new_page()
+    page.goto(report_html.as_uri(), wait_until="load")
+    assert page.locator(".wb-internal").count() == 0
+    assert not any("INTERNT" in r for r in page.evaluate(_PAGE_RULES))
+    assert "INTERNT" not in page.title()
     page.close()

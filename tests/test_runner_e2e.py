@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from workbench.release import check_release
+from workbench.report import INTERNAL_BANNER
+
 pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
 
 
@@ -54,6 +57,78 @@ def test_run_two_municipalities_publishes_html_and_index(project, kernel_ready):
     assert "reports" in res.stderr + res.stdout  # says where the reports are
     listing = json.loads((period / "reports.json").read_text())
     assert {i["kommun"] for i in listing} == {"2281", "2262"}
+    # every public report has its suppression log next to it, named in the page
+    for name in html:
+        stem = name.removesuffix(".html")
+        log = json.loads((period / f"{stem}.suppression.json").read_text(encoding="utf-8"))
+        assert log["report"] == name and log["n_cells"] == len(log["cells"]) > 0
+        assert log["rules"] == {"min_count": 5, "min_denominator": 10, "secondary": True}
+        assert {c["table"] for c in log["cells"]} <= {
+            "distribution",
+            "registrations_by_year",
+            "completeness",
+        }
+        assert {c["rule"] for c in log["cells"]} <= {
+            "primary",
+            "secondary",
+            "attribute",
+            "denominator",
+        }
+        page = (period / name).read_text(encoding="utf-8")
+        assert f'href="{stem}.suppression.json"' in page  # footer link
+        assert ".suppression.json</code>" in page and "Röjandekontroll" in page  # appendix
+        assert "INTERNT" not in page and INTERNAL_BANNER not in page
+    # the release gate passes on what the runner published, warnings included
+    gate = check_release([project / "reports"])
+    assert gate.clean, [str(f) for f in gate.findings]
+
+
+def test_gate_fails_a_published_report_once_a_count_shows_one_to_four(project, kernel_ready):
+    res = _cli(project, "run", "--kommun", "2281")
+    assert res.returncode == 0, res.stderr[-3000:]
+    page = project / "reports/2016-2025/2281-sundsvall-10-follow-up.html"
+    text = page.read_text(encoding="utf-8")
+    start = text.index("<caption>Antal registreringar per år</caption>")
+    row = text.index('<th scope="row">', start)
+    cell = text.index('<td class="num">', row)
+    end = text.index("</td>", cell)
+    tampered = text[:cell] + '<td class="num">3' + text[end:]  # a count column of our markup
+    bad = project / "tampered.html"
+    bad.write_text(tampered, encoding="utf-8")
+    gate = check_release([bad])
+    assert [f.rule for f in gate.findings] == ["small-count"]
+    assert gate.findings[0].location.endswith("row 3, column 2")  # first year, own municipality
+
+
+LEAKY_CELL = (
+    "from IPython.display import HTML\n"
+    "HTML('<table><colgroup><col data-kind=\"count\"></colgroup><tr><td>3</td></tr></table>'\n"
+    "     '<p>Barn 811218-9876</p><script src=\"https://cdn.example.org/x.js\"></script>'\n"
+    "     '<pre>Traceback (most recent call last):</pre>')"
+)
+
+
+def test_runner_withholds_a_report_that_fails_the_release_gate(project, kernel_ready):
+    nb = json.loads((project / "notebooks/reports/10-follow-up.ipynb").read_text())
+    leak = {"cell_type": "code", "metadata": {}, "source": LEAKY_CELL, "outputs": []}
+    leak["execution_count"] = None
+    nb["cells"].insert(4, leak)
+    (project / "notebooks/reports/98-leaky.ipynb").write_text(json.dumps(nb))
+    res = _cli(project, "run", "--kommun", "2281", "--notebook", "98-leaky")
+    out = res.stdout + res.stderr
+    assert res.returncode == 1, out[-3000:]
+    assert re.search(r"2281.*misslyckades.*ReleaseGateError", out), out[-3000:]
+    assert "9876" not in out and "811218" not in out  # no value in any message
+    period = project / "reports" / "2016-2025"
+    assert not list(period.glob("*98-leaky*"))  # neither the HTML nor its log
+    reports_json = period / "reports.json"
+    assert not reports_json.exists() or "98-leaky" not in reports_json.read_text()
+    run_dir = project / "runs/2016-2025/98-leaky"
+    assert (run_dir / "2281-sundsvall-98-leaky.REJECTED.html").is_file()
+    findings = (run_dir / "2281-sundsvall-98-leaky.release-findings.csv").read_text()
+    for rule in ("small-count", "personnummer", "external-resource", "script", "traceback"):
+        assert rule in findings
+    assert "9876" not in findings
 
 
 def test_one_failing_municipality_does_not_stop_the_others(project, kernel_ready):
@@ -78,12 +153,14 @@ def test_one_failing_municipality_does_not_stop_the_others(project, kernel_ready
 def test_internal_audience_is_never_written_to_reports(project, kernel_ready):
     res = _cli(project, "run", "--kommun", "2281", "--audience", "internal")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert not list((project / "reports").rglob("*.html")) or not list(
-        (project / "reports").rglob("*INTERNAL*")
-    )
+    assert not (project / "reports" / "2016-2025").exists()  # nothing published at all
     internal = list((project / "runs").rglob("*.INTERNAL.html"))
     assert len(internal) == 1
-    assert "INTERNT" in internal[0].read_text()
+    text = internal[0].read_text()
+    body = text[text.index("<body>") :]
+    assert body.index(INTERNAL_BANNER) < body.index("<main")  # top of the page
+    assert "@top-center" in text and INTERNAL_BANNER in text.split("</head>")[0]  # printing
+    assert "<strong>Intern rapport.</strong>" in text  # the appendix says so too
 
 
 @pytest.mark.parametrize(

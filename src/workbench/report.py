@@ -4,6 +4,10 @@ The export uses our own nbconvert template (``templates/workbench``): no code, n
 stderr, no external resources (no require.js or MathJax from a CDN), ``lang="sv"`` and a
 Content-Security-Policy. Values from data are escaped where the HTML is built
 (:mod:`workbench.views`); this module only assembles pages.
+
+An ``internal`` report (by the caller's ``audience`` or by the notebook's own settings) carries
+the banner "INTERNT — ej för spridning / INTERNAL — not for distribution" at the top of the page
+and on every printed page, and is never written into the publish zone ``reports/``.
 """
 
 from __future__ import annotations
@@ -17,11 +21,43 @@ from typing import Any
 
 import nbformat
 
-from workbench import __version__
+from workbench import __version__, paths
 from workbench.dataset import _atomic_write_bytes
+from workbench.views import REPORT_META_MIME
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "workbench"
+AUDIENCES = ("public", "internal")
+INTERNAL_BANNER = "INTERNT — ej för spridning / INTERNAL — not for distribution"
+
+
+class PublishZoneError(ValueError):
+    """An internal report was about to be written into the publish zone ``reports/``."""
+
+
+def notebook_audience(nb: nbformat.NotebookNode) -> str:
+    """The audience an executed report notebook declares: ``"internal"`` if its header block's
+    metadata or its papermill parameters say so, else ``"public"``."""
+    params = nb.get("metadata", {}).get("papermill", {}).get("parameters", {}) or {}
+    found = [str(params.get("audience", ""))]
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            meta = out.get("data", {}).get(REPORT_META_MIME)
+            if isinstance(meta, dict):
+                found.append(str(meta.get("audience", "")))
+    return "internal" if "internal" in found else "public"
+
+
+def _refuse_publish_zone(out_path: Path) -> None:
+    try:
+        reports = paths.reports_dir().resolve()
+    except paths.ProjectRootNotFound:
+        return  # no project: there is no publish zone to protect
+    if out_path.resolve().is_relative_to(reports):
+        raise PublishZoneError(
+            f"internal reports are never written into the publish zone {reports}; write it "
+            "under runs/ (the runner does this for audience=internal)"
+        )
 
 
 def css() -> str:
@@ -36,12 +72,40 @@ def export_html(
     audience: str = "public",
     footer: str = "",
     language: str = "sv",
+    suppression_log: str = "",
 ) -> Path:
-    """Convert an executed notebook to a self-contained HTML report and write it atomically."""
+    """Convert an executed notebook to a self-contained HTML report and write it atomically.
+
+    Parameters
+    ----------
+    notebook
+        The executed notebook (node or path).
+    out_path
+        Where to write the HTML.
+    title, footer, language
+        Page title, footer line and ``lang`` attribute.
+    audience
+        ``"public"`` or ``"internal"``. The report is internal if this *or* the notebook itself
+        (:func:`notebook_audience`) says so: it then carries the INTERNAL banner.
+    suppression_log
+        File name of the report's suppression log, linked from the footer.
+
+    Raises
+    ------
+    ValueError
+        If ``audience`` is not ``public`` or ``internal``.
+    PublishZoneError
+        If an internal report would be written into ``reports/``.
+    """
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {AUDIENCES}, got {audience!r}")
     nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, Path) else notebook
+    if "internal" in (audience, notebook_audience(nb)):
+        audience = "internal"
+        _refuse_publish_zone(out_path)
     exporter = HTMLExporter(
         template_name=TEMPLATE_NAME,
         extra_template_basedirs=[str(TEMPLATE_DIR)],
@@ -63,6 +127,8 @@ def export_html(
         "workbench_css": css(),
         "workbench_version": __version__,
         "footer_text": footer,
+        "internal_banner": INTERNAL_BANNER,
+        "suppression_log_name": suppression_log,
     }
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     _atomic_write_bytes(out_path, body.encode("utf-8"))

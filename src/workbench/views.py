@@ -13,6 +13,7 @@ import hashlib
 import html
 import io
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,12 @@ from workbench.catalogue import (
     load_catalogue,
 )
 from workbench.dataset import load_registrations, read_manifest, write_table
-from workbench.disclosure import DisclosureRules, ProtectedTable, protect_linked
+from workbench.disclosure import (
+    DisclosureRules,
+    ProtectedTable,
+    protect_linked,
+    suppression_log,
+)
 from workbench.fmt import NBSP, SUPPRESSED, format_int, format_percent
 from workbench.followup import (
     COMPLETENESS_CODES,
@@ -48,15 +54,38 @@ from workbench.municipalities import (
 )
 from workbench.params import Settings
 
+#: MIME type of the suppression-log slice a block carries in the executed notebook. The HTML
+#: template does not render it; the runner collects it into ``<report>.suppression.json``.
+SUPPRESSION_LOG_MIME = "application/vnd.workbench.suppression-log+json"
+#: MIME type of the report's own metadata (audience, municipality, period) for the exporter.
+REPORT_META_MIME = "application/vnd.workbench.report+json"
+#: Version of the suppression-log records.
+SUPPRESSION_LOG_VERSION = 1
+
 
 @dataclass(frozen=True)
 class Block:
-    """A piece of report HTML (already escaped) that notebooks display."""
+    """A piece of report HTML (already escaped) that notebooks display.
+
+    ``data`` holds extra machine-readable outputs (MIME type -> JSON), e.g. the suppression-log
+    slice of the protected table the block shows. They stay in the executed notebook (private
+    zone) and are never rendered into the HTML.
+    """
 
     html: str
+    data: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def _repr_html_(self) -> str:
         return self.html
+
+    def _repr_mimebundle_(
+        self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None
+    ) -> dict[str, Any]:
+        return {
+            "text/html": self.html,
+            "text/plain": f"<Block: {len(self.html)} tecken HTML>",
+            **self.data,
+        }
 
 
 def esc(value: object) -> str:
@@ -98,6 +127,69 @@ def _unit_label(unit: str) -> str:
 def _denominator_shown(rows: pd.DataFrame) -> object:
     """The published denominator of one unit × variable, or missing if it is protected."""
     return rows["denominator_shown"].iloc[0]
+
+
+def _colgroup(*kinds: tuple[str, int]) -> str:
+    """``<colgroup>`` declaring what each column holds, for the release gate.
+
+    ``data-kind="count"`` marks counts of children or registrations: the gate fails a page on
+    any such cell showing 1 .. min_count - 1. See :data:`workbench.release.NON_COUNT_KINDS`.
+    """
+    cols = "".join(
+        f'<col data-kind="{k}">' if span == 1 else f'<col span="{span}" data-kind="{k}">'
+        for k, span in kinds
+        if span
+    )
+    return f"<colgroup>{cols}</colgroup>"
+
+
+def suppression_records(
+    table: ProtectedTable,
+    *,
+    name: str,
+    units: Iterable[str],
+    variables: Iterable[str],
+    rules: DisclosureRules,
+) -> dict[str, Any]:
+    """The suppression-log slice of the cells a block shows, as JSON-ready records.
+
+    One record per suppressed cell of ``table`` for the given units and variables: ``table``
+    (which report table), ``unit``, ``variable``, ``code`` (``None`` for a denominator),
+    ``cell`` (``n`` or ``denominator``), ``rule`` and ``pass``. Built from
+    :func:`workbench.disclosure.suppression_log`, so it holds no counts and no identifiers.
+    """
+    log = suppression_log(table)
+    unit_col, group_col, code_col = table.keys
+    units, variables = list(units), list(variables)
+    part = log[log[unit_col].isin(units) & log[group_col].isin(variables)]
+    order = {u: i for i, u in enumerate(units)}
+    part = part.assign(_u=part[unit_col].map(order)).sort_values("_u", kind="stable")
+    cells = [
+        {
+            "table": name,
+            "unit": str(r[unit_col]),
+            "variable": str(r[group_col]),
+            "code": None if pd.isna(r[code_col]) else str(r[code_col]),
+            "cell": str(r["cell"]),
+            "rule": str(r["rule"]),
+            "pass": int(r["pass"]),
+        }
+        for r in part.to_dict("records")
+    ]
+    return suppression_payload(cells, rules)
+
+
+def suppression_payload(cells: list[dict[str, Any]], rules: DisclosureRules) -> dict[str, Any]:
+    """The JSON a block carries under :data:`SUPPRESSION_LOG_MIME`: version, rules and cells."""
+    return {
+        "version": SUPPRESSION_LOG_VERSION,
+        "rules": {
+            "min_count": rules.min_count,
+            "min_denominator": rules.min_denominator,
+            "secondary": rules.secondary,
+        },
+        "cells": cells,
+    }
 
 
 @dataclass(frozen=True)
@@ -215,7 +307,23 @@ class FollowUpReport:
                 f"än {esc(s.min_registrations)} registreringar under perioden. För att ingen enskild "
                 "ska kunna identifieras visas bara länets och rikets resultat.</p>"
             )
-        return Block("\n".join(parts))
+        meta = {"audience": s.audience, "kommun": s.kommun, "period": s.period_label}
+        return Block("\n".join(parts), data={REPORT_META_MIME: meta})
+
+    def _log(
+        self,
+        html_text: str,
+        table: ProtectedTable,
+        *,
+        name: str,
+        units: Iterable[str],
+        variables: Iterable[str],
+    ) -> Block:
+        """A block carrying the suppression-log slice of what it shows."""
+        records = suppression_records(
+            table, name=name, units=units, variables=variables, rules=self.rules
+        )
+        return Block(html_text, data={SUPPRESSION_LOG_MIME: records})
 
     def _not_in_use(self, variable: str) -> Block | None:
         if variable in self.settings.variables_off:
@@ -290,8 +398,12 @@ class FollowUpReport:
         table = self._table_html(
             d, caption=f"{title}: antal och andel registreringar", first_col=title
         )
-        return Block(
-            f"<h3>{esc(title)}</h3>\n{fig_html}\n<details><summary>Tabell: {esc(title)}</summary>\n{table}\n</details>"
+        return self._log(
+            f"<h3>{esc(title)}</h3>\n{fig_html}\n<details><summary>Tabell: {esc(title)}</summary>\n{table}\n</details>",
+            pt,
+            name="distribution",
+            units=self.units,
+            variables=[variable],
         )
 
     def _table_html(
@@ -327,8 +439,10 @@ class FollowUpReport:
         body.append(
             f'<tr><th scope="row">Underlag (antal registreringar)</th>{"".join(totals)}</tr>'
         )
+        per_unit = ("count", 1), ("share", 1 if show_share else 0)
+        cols = _colgroup(("label", 1), *(per_unit * len(units)))
         return (
-            f'<table class="wb-table"><caption>{esc(caption)}</caption>'
+            f'<table class="wb-table"><caption>{esc(caption)}</caption>{cols}'
             f'<thead><tr><td></td>{head1}</tr><tr><th scope="col">{esc(first_col)}</th>{head2}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>"
         )
@@ -371,8 +485,12 @@ class FollowUpReport:
             first_col="År",
             show_share=False,
         )
-        return Block(
-            f"{fig}\n<details><summary>Tabell: registreringar per år</summary>\n{table}\n</details>"
+        return self._log(
+            f"{fig}\n<details><summary>Tabell: registreringar per år</summary>\n{table}\n</details>",
+            pt,
+            name="registrations_by_year",
+            units=self.units,
+            variables=["ar"],
         )
 
     def completeness(self) -> Block:
@@ -380,10 +498,14 @@ class FollowUpReport:
         unit = self.units[0]
         cat = load_catalogue()
         rows = []
+        log_cells: list[dict[str, Any]] = []
         for var, table in self.protected_completeness.items():
             if var not in self.settings.variables_in_use:
                 continue
             pt = _require_protected(table)
+            log_cells += suppression_records(
+                pt, name="completeness", units=[unit], variables=[var], rules=self.rules
+            )["cells"]
             v = pt.data[pt.data[UNIT] == unit].set_index("kod")
             cells = "".join(
                 f'<td class="num">{esc(format_percent(v.loc[c, "share"]))}</td>'
@@ -398,13 +520,23 @@ class FollowUpReport:
             f'<table class="wb-table"><caption>Fullständighet per variabel, {esc(_unit_label(unit))} '
             "(andel av de registreringar där variabeln är aktuell; underlaget är antalet "
             "registreringar, för avslutsorsak antalet avslut)</caption>"
-            f'<thead><tr><th scope="col">Variabel</th>{head}</tr></thead>'
+            + _colgroup(("label", 1), ("share", len(COMPLETENESS_CODES)))
+            + f'<thead><tr><th scope="col">Variabel</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>"
         )
-        return Block(table)
+        return Block(
+            table, data={SUPPRESSION_LOG_MIME: suppression_payload(log_cells, self.rules)}
+        )
+
+    def _disclosure_html(self) -> str:
+        return _methods_disclosure_html(self.rules, self.settings)
 
     def methods(self) -> Block:
-        """Data, parameters and disclosure rules behind the report (appendix)."""
+        """Data, parameters and disclosure rules behind the report (appendix).
+
+        States the disclosure rules and thresholds in Swedish and names the report's
+        suppression log (``<report>.suppression.json``, written by the runner).
+        """
         s = self.settings
         cat = load_catalogue()
         tables = self.manifest.get("tables", {})
@@ -421,16 +553,13 @@ class FollowUpReport:
             for v in cat.variables.values()
         )
         return Block(
-            f"<h3>Röjandekontroll</h3><p>Antal mellan 1 och {esc(self.rules.min_count - 1)} redovisas inte "
-            f"({SUPPRESSED}). Andelar visas bara när underlaget är minst {esc(self.rules.min_denominator)}. "
-            "Fler värden döljs vid behov (sekundär röjandekontroll) så att dolda tal inte kan räknas fram "
-            "ur summor, länets eller rikets värden. Noll visas som 0.</p>"
-            "<h3>Data</h3>"
+            self._disclosure_html() + "<h3>Data</h3>"
             f"<p>Källa: {esc(self.manifest.get('source', ''))}. Variabelkatalog version "
             f"{esc(self.manifest.get('catalogue_version', cat.version))}. workbench {esc(__version__)}. "
             f"Parametrar: {esc(', '.join(s.sources))}.</p>"
             '<table class="wb-table"><caption>Datafiler och kontrollsummor (SHA-256, förkortad)</caption>'
-            '<thead><tr><th scope="col">Tabell</th><th scope="col">Fil</th><th scope="col" class="num">Rader</th>'
+            + _colgroup(("label", 2), ("count", 1), ("code", 1))
+            + '<thead><tr><th scope="col">Tabell</th><th scope="col">Fil</th><th scope="col" class="num">Rader</th>'
             f'<th scope="col">SHA-256</th></tr></thead><tbody>{checks}</tbody></table>'
             "<h3>Variabler</h3>"
             '<table class="wb-table"><caption>Variabler i uppföljningen</caption><thead><tr>'
@@ -438,6 +567,43 @@ class FollowUpReport:
             '<th scope="col">Officiell statistik (minimum)</th><th scope="col">Kodlista</th>'
             f'<th scope="col">I denna rapport</th></tr></thead><tbody>{var_rows}</tbody></table>'
         )
+
+
+def _methods_disclosure_html(rules: DisclosureRules, settings: Settings) -> str:
+    """The appendix's account of the disclosure rules, thresholds, log file and release gate."""
+    small = f"1 och {esc(rules.min_count - 1)}"
+    if settings.audience == "internal":
+        publishing = (
+            "<p><strong>Intern rapport.</strong> Rapporten är gjord för forskare och får inte "
+            "spridas. Den skrivs aldrig till mappen för publicerade rapporter.</p>"
+        )
+    else:
+        publishing = (
+            "<p>Alla dolda celler i rapporten förtecknas i en maskinläsbar fil (tabell, område, "
+            "variabel, kod, cell och regel, men inga antal) som publiceras bredvid rapporten. "
+            "Den har samma namn som rapportfilen men slutar på <code>.suppression.json</code>; "
+            "länken finns i sidfoten.</p>"
+            "<p>Innan rapporten publiceras granskas den automatiskt (releasekontroll): inga "
+            f"personnummer eller andra id:n, inga antal mellan {small} som inte är dolda, inga "
+            "tabeller på radnivå, inga felutskrifter och inga externa resurser eller skript.</p>"
+        )
+    return (
+        "<h3>Röjandekontroll</h3>"
+        f"<p>Antal mellan {small} redovisas inte ({SUPPRESSED}). Noll visas som 0. Andelar visas "
+        f"bara när underlaget är minst {esc(rules.min_denominator)} registreringar, och aldrig "
+        "för ett antal som är dolt.</p>"
+        "<p>Om alla registreringar i en grupp har samma svar döljs det värdet, tillsammans med ett "
+        "av gruppens nollor, så att det inte går att se att alla har samma svar.</p>"
+        "<p>Fler värden döljs vid behov (sekundär röjandekontroll), så att dolda tal inte kan "
+        "räknas fram ur summor eller ur kommunernas, länets och rikets värden tillsammans. "
+        "Mönstret beräknas en gång för alla kommuner, län och riket och kontrolleras med "
+        "linjärprogrammering: varje dolt litet tal måste kunna ligga inom ett intervall som är "
+        f"minst {esc(rules.min_count)} brett.</p>"
+        f"<p>En kommun med färre än {esc(settings.min_registrations)} registreringar under "
+        "perioden får en rapport som bara visar länets och rikets resultat.</p>"
+        f"<p>Teckenförklaring: {SUPPRESSED} = uppgiften redovisas inte (för få eller för "
+        "osäker).</p>" + publishing
+    )
 
 
 def report_variables() -> list[str]:
