@@ -431,11 +431,16 @@ def demo(
     codes, national = demo_selection()
     if national:
         codes.append("0000")
-    raise typer.Exit(
-        _run_batch(
-            codes, notebook="10-follow-up", period="", data_dir="", audience="public", timeout=600
-        )
+    status = _run_batch(
+        codes, notebook="10-follow-up", period="", data_dir="", audience="public", timeout=600
     )
+    from workbench import release
+
+    gate = release.check_release([paths.reports_dir()], min_count=release.default_min_count())
+    for finding in gate.findings:
+        typer.echo(str(finding), err=True)
+    typer.echo(f"Utgivningskontroll / release gate: {gate.summary()}")
+    raise typer.Exit(status or (0 if gate.passed(strict=True) else 1))
 
 
 @app.command()
