@@ -179,3 +179,48 @@ def test_runner_rejects_bad_input_before_starting_kernels(project, args, message
     assert message in res.stderr
     assert "Traceback" not in res.stderr
     assert not (project / "runs").exists()
+
+
+def test_ingested_data_report_never_contains_key_or_identifiers(
+    project, kernel_ready, tmp_path, small_dataset
+):
+    """From a synthetic export with personnummer to a published report: the key, the numbers
+    and the case system's ids appear nowhere in reports/, runs/ or the ingest outputs."""
+    import re as _re
+
+    from workbench.dataset import load_registrations
+    from workbench.ingest.exports import export_frame, write_csv
+    from workbench.ingest.profile import load_profile
+
+    source = load_registrations(small_dataset, kommuner=["2281"])
+    export = export_frame(source, load_profile("treserva"), seed=11)
+    export["Barnets namn"] = "Kanarie Fågelsson"
+    f = write_csv(export, tmp_path / "export.csv", encoding="cp1252")
+    key_file = tmp_path / "keys" / "pseudonym.key"
+    env_key = {"WORKBENCH_KEY_FILE": str(key_file)}
+    exe = Path(sys.executable).parent / "workbench"
+    env = {**os.environ, "WORKBENCH_ROOT": str(project), **env_key}
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [str(exe), *a], cwd=project, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert run("key", "init").returncode == 0
+    out = tmp_path / "ingested"
+    res = run("ingest", str(f), "--profile", "treserva", "--out", str(out), "--accept-quarantine")
+    assert res.returncode == 0, res.stderr[-2000:]
+    res = run("run", "--kommun", "2281", "--data-dir", str(out))
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    secret = key_file.read_text().strip()
+    forbidden = {secret, "Kanarie"}
+    for p in export["Personnummer"]:
+        digits = _re.sub(r"\D", "", p)
+        forbidden |= {p, digits, digits[2:], f"{digits[2:8]}-{digits[8:]}"}
+    forbidden |= set(export["Insats-id"]) | set(export["Registrerings-id"])
+    blobs = []
+    for folder in (project / "reports", project / "runs", out, Path(f"{out}-ingest")):
+        blobs += [p.read_bytes() for p in folder.rglob("*") if p.is_file()]
+    blobs += [res.stdout.encode(), res.stderr.encode()]
+    text = b"\n".join(blobs)
+    leaked = [s for s in forbidden if s.encode() in text]
+    assert not leaked, f"{len(leaked)} forbidden strings found"
+    gate = check_release([project / "reports"], forbidden=sorted(forbidden))
+    assert gate.passed(strict=True), gate.summary()
