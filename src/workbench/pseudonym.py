@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ __all__ = [
     "synthetic_personnummer",
 ]
 
+_CHUNK = 100_000  # distinct values pseudonymised per batch
 #: Pseudonymous identifiers: one capital letter and 16 hex digits (as ``workbench.dataset``).
 ID_PATTERN = r"^[A-Z][0-9a-f]{16}$"
 
@@ -707,15 +709,24 @@ def pseudonymise(values: pd.Series, key: PseudonymKey, *, domain: str, prefix: s
     if not domain or "\x1f" in domain:
         raise ValueError("domain must be a non-empty string without the unit separator 0x1f.")
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = np.asarray(uniques, dtype=object).tolist()  # fast for Arrow-backed strings
-    if not all(isinstance(text, str) for text in texts):
-        raise TypeError("pseudonymise needs string values; read identifiers as text.")
+    uniques = np.asarray(uniques, dtype=object)
     base = hmac.new(key.secret, domain.encode("utf-8") + b"\x1f", hashlib.sha256)
-    out = []
-    for text in texts:
-        mac = base.copy()
-        mac.update(text.encode("utf-8"))
-        out.append(prefix + mac.hexdigest()[:16])
-    table = np.array([*out, None], dtype=object)
-    result = table[np.where(codes < 0, len(out), codes)]
+    pieces = []
+    for start in range(0, len(uniques), _CHUNK):  # chunks bound the Python objects alive at once
+        texts = uniques[start : start + _CHUNK].tolist()
+        if not all(isinstance(text, str) for text in texts):
+            raise TypeError("pseudonymise needs string values; read identifiers as text.")
+        out = []
+        for text in texts:
+            mac = base.copy()
+            mac.update(text.encode("utf-8"))
+            out.append(prefix + mac.hexdigest()[:16])
+        pieces.append(pa.array(out, type=pa.large_string()))
+    dictionary = pa.concat_arrays(pieces) if pieces else pa.array([], type=pa.large_string())
+    indices = pa.array(np.where(codes < 0, 0, codes).astype(np.int32), mask=codes < 0)
+    if len(dictionary):
+        column = pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string())
+    else:
+        column = pa.nulls(len(codes), type=pa.large_string())
+    result = pd.array(pa.chunked_array([column]), dtype="str")
     return pd.Series(result, index=values.index, name=values.name, dtype="str")

@@ -107,7 +107,9 @@ class IngestResult:
     reference_date: str = ""
     input_hash: str = ""
     ingested_at: str = ""
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per step (benchmarks)
+    timings: dict[str, float] = field(default_factory=dict)  # wall seconds per step (benchmarks)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per step
+    peak_gb: dict[str, float] = field(default_factory=dict)  # peak memory after each step
 
     @property
     def n_errors(self) -> int:
@@ -251,16 +253,22 @@ class _Stage:
 def _exact_duplicates(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     """Rows identical to an earlier row in every column read (first occurrence kept).
 
-    Row hashes find the candidates in one pass; candidates are then compared exactly, so a hash
-    collision can never remove a row.
+    Candidates are rows that repeat the identifying columns (personnummer, dates, ids); only they
+    are compared in full, so the check costs a few column hashes, and equality is always exact.
     """
     dup = np.zeros(len(frame), dtype=bool)
-    if len(frame) and columns:
-        h = pd.util.hash_pandas_object(frame[columns], index=False)
-        cand = h.duplicated(keep=False).to_numpy()
-        if cand.any():
-            sub = frame.loc[cand, columns]
-            dup[np.flatnonzero(cand)[sub.duplicated(keep="first").to_numpy()]] = True
+    if not len(frame) or not columns:
+        return pd.Series(dup, index=frame.index)
+    keys = [
+        c
+        for c in columns
+        if c.startswith("_id_") or c in ("registreringsdatum", "registreringstyp", "insats_start")
+    ] or columns
+    h = pd.util.hash_pandas_object(frame[keys], index=False)
+    cand = h.duplicated(keep=False).to_numpy()
+    if cand.any():
+        sub = frame.loc[cand, columns]
+        dup[np.flatnonzero(cand)[sub.duplicated(keep="first").to_numpy()]] = True
     return pd.Series(dup, index=frame.index)
 
 
@@ -470,37 +478,48 @@ def _row_rules(df: pd.DataFrame, stage: _Stage, cat: Catalogue) -> pd.DataFrame:
 
 
 def _pseudonymise(df: pd.DataFrame, key: Any) -> pd.DataFrame:
+    """Keyed pseudonyms for child, intervention and registration (the raw values are dropped).
+
+    An intervention is identified by the case system's id when the profile maps one, else by
+    the child, the intervention type and the start date; a registration by its id, else by its
+    intervention, date and type. Keys are built only for the rows that need them.
+    """
     from workbench.pseudonym import pseudonymise
 
     sep = "\x1f"
+
+    def iso(dates: pd.Series) -> pd.Series:
+        return dates.dt.strftime("%Y-%m-%d")
+
     df["barn_id"] = pseudonymise(df["_pnr"], key, domain="barn", prefix="B")
+    insats_key = pd.Series(pd.NA, index=df.index, dtype="str")
     if "_insats_ref" in df:
-        by_ref = df["kommun"] + sep + "ref" + sep + df["_insats_ref"]
-    else:
-        by_ref = pd.Series(pd.NA, index=df.index, dtype="str")
-    # without an intervention id: child + start date (+ type when recorded)
-    derived = (
-        df["kommun"]
-        + sep
-        + df["_pnr"]
-        + sep
-        + df["insatstyp"].fillna("")
-        + sep
-        + df["insats_start"].dt.strftime("%Y-%m-%d")
-    )
-    df["_insats_key"] = by_ref.fillna(derived)
-    df["insats_id"] = pseudonymise(df["_insats_key"], key, domain="insats", prefix="I")
+        insats_key = df["kommun"] + sep + "ref" + sep + df["_insats_ref"]
+    need = insats_key.isna()
+    if need.any():
+        d = df.loc[need]
+        insats_key = insats_key.mask(
+            need,
+            d["kommun"]
+            + sep
+            + d["_pnr"]
+            + sep
+            + d["insatstyp"].fillna("")
+            + sep
+            + iso(d["insats_start"]),
+        )
+    df["_insats_key"] = insats_key
+    df["insats_id"] = pseudonymise(insats_key, key, domain="insats", prefix="I")
+    reg_key = pd.Series(pd.NA, index=df.index, dtype="str")
     if "_registrering_ref" in df:
         reg_key = df["kommun"] + sep + "ref" + sep + df["_registrering_ref"]
-    else:
-        reg_key = pd.Series(pd.NA, index=df.index, dtype="str")
-    reg_key = reg_key.fillna(
-        df["_insats_key"]
-        + sep
-        + df["registreringsdatum"].dt.strftime("%Y-%m-%d")
-        + sep
-        + df["registreringstyp"]
-    )
+    need = reg_key.isna()
+    if need.any():
+        d = df.loc[need]
+        reg_key = reg_key.mask(
+            need,
+            d["_insats_key"] + sep + iso(d["registreringsdatum"]) + sep + d["registreringstyp"],
+        )
     df["registrering_id"] = pseudonymise(reg_key, key, domain="registrering", prefix="R")
     return df
 
@@ -533,16 +552,37 @@ def _cross_row_rules(df: pd.DataFrame, stage: _Stage, content_cols: list[str]) -
         stage.flag("second_ending", pd.Series(mask, index=df.index), kolumn="registreringstyp")
 
 
-def _latest(df: pd.DataFrame, key: str, cols: list[str], stage: _Stage, rule: str) -> pd.DataFrame:
+def _release_memory() -> None:
+    """Give freed Arrow buffers back to the system (the allocator keeps them otherwise)."""
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+
+
+def _time_order(df: pd.DataFrame) -> np.ndarray:
+    """Row positions in time order: registration date, then file, then row in the file."""
+    return np.lexsort(
+        (df["_rad"].to_numpy(), df["_forder"].to_numpy(), df["registreringsdatum"].to_numpy())
+    )
+
+
+def _latest(
+    df: pd.DataFrame, key: str, cols: list[str], stage: _Stage, rule: str, rank: np.ndarray
+) -> pd.DataFrame:
     """One row per ``key``: the latest registration's non-missing values; conflicts warned.
 
-    ``df`` must be in time order (the caller sorts the accepted rows once). Works on integer
-    codes (one factorize per column) so a million rows stay fast: for each column, the value of
-    the last row with a value in each group is chosen, and every other row with a different
+    ``rank`` is each row's position in time order (:func:`_time_order`). Works on integer codes
+    (one factorize per column), so a million rows stay fast: for each column, the value of the
+    latest row with a value in each group is chosen, and every other row with a different
     non-missing value gets a warning.
     """
     group, keys = pd.factorize(df[key], sort=True)
     n_groups = len(keys)
+    by_rank = np.empty(len(rank), dtype=np.int64)
+    by_rank[rank] = np.arange(len(rank))  # time position → row
     out: dict[str, object] = {key: pd.Series(np.asarray(keys, dtype=object)).astype(df[key].dtype)}
     for col in cols:
         if col == key:
@@ -550,16 +590,17 @@ def _latest(df: pd.DataFrame, key: str, cols: list[str], stage: _Stage, rule: st
         values = df[col]
         codes, _ = pd.factorize(values, use_na_sentinel=True)
         present = codes >= 0
-        # latest present row per group: rows are in time order, so take the max position
-        last_pos = np.full(n_groups, -1, dtype=np.int64)
-        np.maximum.at(last_pos, group[present], np.flatnonzero(present))
-        chosen_code = np.where(last_pos >= 0, codes[np.maximum(last_pos, 0)], -1)
+        best = np.full(n_groups, -1, dtype=np.int64)  # latest time position with a value
+        np.maximum.at(best, group[present], rank[present])
+        found = best >= 0
+        row = np.where(found, by_rank[np.maximum(best, 0)], 0)
+        chosen_code = np.where(found, codes[row], -1)
         if col != "kommun" and not col.startswith("_"):
             differs = present & (codes != chosen_code[group])
             if differs.any():
                 stage.flag(rule, pd.Series(differs, index=df.index), kolumn=col)
-        taken = values.iloc[np.maximum(last_pos, 0)].reset_index(drop=True)
-        out[col] = taken.where(pd.Series(last_pos >= 0))
+        taken = values.iloc[row].reset_index(drop=True)
+        out[col] = taken.where(pd.Series(found))
     return pd.DataFrame(out)
 
 
@@ -594,16 +635,26 @@ def _rereferral(reg: pd.DataFrame, ins: pd.DataFrame, data_end: pd.Timestamp) ->
 
 
 class _Clock:
-    """Seconds per pipeline step, for the benchmark's breakdown (never data)."""
+    """Seconds per pipeline step (wall and CPU), for the benchmark's breakdown (never data)."""
 
     def __init__(self) -> None:
         self.laps: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.peak: dict[str, float] = {}
         self._t = time.perf_counter()
+        self._c = time.process_time()
 
     def lap(self, name: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.laps[name] = self.laps.get(name, 0.0) + now - self._t
-        self._t = now
+        self.cpu[name] = self.cpu.get(name, 0.0) + cpu - self._c
+        self._t, self._c = now, cpu
+        try:  # peak resident memory so far (Linux: KiB), to see which step sets the peak
+            import resource
+
+            self.peak[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        except ImportError:  # pragma: no cover - not on POSIX
+            pass
 
 
 # -- the pipeline ---------------------------------------------------------------------------------
@@ -713,7 +764,10 @@ def ingest(
             }
         )
     clock.lap("read")
-    raw_all = pd.concat(mapped, ignore_index=True)
+    inputs = [(r.path.name, r.sha256) for r in raws]
+    raws.clear()  # the files' frames are referenced by `mapped` only from here: free the rest
+    del raw
+    raw_all = pd.concat(mapped, ignore_index=True) if len(mapped) > 1 else mapped[0]
     del mapped
     # exact duplicates: identical in every column read (across files too), first occurrence kept
     content = [c for c in raw_all.columns if c not in ("_fil", "_forder", "_rad")]
@@ -777,12 +831,23 @@ def ingest(
     q_staged = df.loc[quarantined, ["_fil", "_rad"]]
     q_raw = raw_all.loc[quarantined]
     del raw_all  # the raw strings are no longer needed: free them before building tables
-    # accepted rows in time order (date, file, row): "latest" means last in this order
-    order = np.lexsort(
-        (df["_rad"].to_numpy(), df["_forder"].to_numpy(), df["registreringsdatum"].to_numpy())
-    )
-    kept = df.iloc[order[~quarantined[order]]]
+    # accepted rows in the canonical order of the registrations table, taken in one pass
+    keep = np.flatnonzero(~quarantined)
+    keys = df.loc[keep, ["kommun", "registreringsdatum", "registrering_id"]].reset_index(drop=True)
+    canonical = keys.sort_values(list(keys.columns), kind="stable").index.to_numpy()
+    needed = {
+        c for t in ("children", "interventions", "registrations") for c in table_columns(t, cat)
+    }
+    needed |= {"_fil", "_forder", "_rad"}
+    _release_memory()
+    rows = keep[canonical]
+    columns: dict[str, pd.Series] = {}
+    for c in [c for c in df.columns if c in needed]:  # column by column: peak = df + 1 column
+        columns[c] = df.pop(c).iloc[rows].reset_index(drop=True)
     del df
+    kept = pd.DataFrame(columns)
+    del columns
+    _release_memory()
     counts = pd.DataFrame(file_rows)
     counts["dubbletter"] = counts["fil"].map(dup_per_file).fillna(0).astype(int)
     counts["karantan"] = counts["fil"].map(q_staged.groupby("_fil").size()).fillna(0)
@@ -811,7 +876,7 @@ def ingest(
     unknown = _unknown_codes(probs)
     completeness = _completeness(tables, cat)
 
-    files_part = [f"{r.path.name}:{r.sha256}" for r in raws]
+    files_part = [f"{name}:{sha}" for name, sha in inputs]
     input_hash = _hash_inputs(
         [
             *files_part,
@@ -843,6 +908,8 @@ def ingest(
         input_hash=input_hash,
         ingested_at=ingested_at,
         timings=clock.laps,
+        cpu=clock.cpu,
+        peak_gb=clock.peak,
     )
     if not result.balanced:  # an internal invariant: never let rows vanish silently
         raise IngestError(f"Row counts do not balance: {counts.to_dict('records')}")
@@ -907,10 +974,13 @@ def _build_tables(
                 frame[c] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
         return frame[list(cols)].astype(cols)
 
+    order = _time_order(kept)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
     child_cols = [c for c in layouts["children"] if c not in ("barn_id",) and c in kept]
-    children = _latest(kept, "barn_id", child_cols, stage, "child_conflict")
+    children = _latest(kept, "barn_id", child_cols, stage, "child_conflict", rank)
     ins_cols = [c for c in layouts["interventions"] if c not in ("insats_id",) and c in kept]
-    interventions = _latest(kept, "insats_id", ins_cols, stage, "intervention_conflict")
+    interventions = _latest(kept, "insats_id", ins_cols, stage, "intervention_conflict", rank)
     reg = kept.assign(aterkomst_12man=_rereferral(kept, interventions, data_end))
     tables["children"] = fill(children, "children").sort_values(
         ["kommun", "barn_id"], ignore_index=True
@@ -918,9 +988,7 @@ def _build_tables(
     tables["interventions"] = fill(interventions, "interventions").sort_values(
         ["kommun", "insats_start", "insats_id"], ignore_index=True
     )
-    tables["registrations"] = fill(reg, "registrations").sort_values(
-        ["kommun", "registreringsdatum", "registrering_id"], ignore_index=True
-    )
+    tables["registrations"] = fill(reg, "registrations")  # already in canonical order
     for t in ("vignette_ratings", "survey"):
         tables[t] = pd.DataFrame({c: pd.Series(dtype=d) for c, d in table_columns(t, cat).items()})
     return tables
