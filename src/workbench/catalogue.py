@@ -117,6 +117,89 @@ class SurveyQuestion:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """One condition of a contradiction rule on one column (all given parts must hold).
+
+    ``codes``: the value is one of these (multi-select: one of them is ticked); ``not_codes``:
+    filled with none of these; ``group``: the code belongs to this catalogue group (e.g.
+    ``oppenvard``); ``filled``: filled in or empty; ``min``/``max``: numeric bounds (e.g. on
+    ``alder``); ``other_than``: some code outside this list is ticked (multi-select) or the value
+    is outside it (single code).
+    """
+
+    column: str
+    codes: tuple[str, ...] | None = None
+    not_codes: tuple[str, ...] | None = None
+    group: str | None = None
+    filled: bool | None = None
+    min: float | None = None
+    max: float | None = None
+    other_than: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class RuleCase:
+    """Rows where every ``when`` condition holds are eligible; they contradict when every
+    ``contradicts`` condition holds too."""
+
+    when: tuple[Condition, ...]
+    contradicts: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class FitRule:
+    """A mapping rule: at least one ticked code of the rule's variable must fit a ticked code of
+    ``variable`` (``mapping``: code of ``variable`` -> codes of the rule's variable that fit)."""
+
+    variable: str
+    mapping: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A contradiction rule between a variable and related variables (``rules:`` section).
+
+    Attributes
+    ----------
+    id
+        Unique identifier.
+    variable
+        The variable the rule judges (its rows, applicability and unit).
+    related
+        The other variables the rule reads.
+    sv, en
+        What a contradiction is, in plain words.
+    cases
+        Alternative cases (a row is eligible if any case's ``when`` holds, and contradicts if a
+        case's ``when`` and ``contradicts`` both hold).
+    count_empty
+        Whether rows where the judged variable is empty are eligible (for rules whose
+        contradiction is that the variable is filled in at all).
+    fit
+        A mapping rule instead of cases.
+    """
+
+    id: str
+    variable: str
+    related: tuple[str, ...]
+    sv: str
+    en: str
+    cases: tuple[RuleCase, ...] = ()
+    count_empty: bool = False
+    fit: FitRule | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every variable the rule reads, the judged one first."""
+        cols = [self.variable, *self.related]
+        for case in self.cases:
+            cols += [c.column for c in (*case.when, *case.contradicts)]
+        if self.fit is not None:
+            cols.append(self.fit.variable)
+        return tuple(dict.fromkeys(cols))
+
+
+@dataclass(frozen=True)
 class Catalogue:
     version: str
     path: Path
@@ -124,6 +207,11 @@ class Catalogue:
     codelists: Mapping[str, CodeList]
     variables: Mapping[str, Variable]
     survey_questions: Mapping[str, SurveyQuestion]
+    rules: Mapping[str, Rule] = field(default_factory=dict)
+
+    def rules_for(self, variable: str) -> list[Rule]:
+        """Contradiction rules that judge ``variable``."""
+        return [r for r in self.rules.values() if r.variable == variable]
 
     def variable(self, name: str) -> Variable:
         try:
@@ -213,6 +301,165 @@ def _parse_codelist(name: str, raw: Mapping[str, Any]) -> CodeList:
     )
 
 
+_CONDITION_KEYS = ("in", "not_in", "group", "filled", "min", "max", "other_than")
+
+
+def _variable_codes(variables: Mapping[str, Variable], name: str) -> tuple[str, ...] | None:
+    """Codes a rule may name for a variable (``None``: a numeric or date column)."""
+    var = variables[name]
+    if var.groups_of:
+        cl = variables[var.groups_of].codelist
+        assert cl is not None
+        return tuple(dict.fromkeys(c.group for c in cl.codes if c.group))
+    if var.type == "boolean":
+        return BOOLEAN_CODES
+    return var.codelist.code_values if var.codelist is not None else None
+
+
+def _parse_condition(
+    where: str, column: str, raw: Any, variables: Mapping[str, Variable]
+) -> Condition:
+    if column not in variables:
+        raise _fail(where, f"{column!r} is not a catalogue variable")
+    if isinstance(raw, list):
+        raw = {"in": raw}
+    if not isinstance(raw, Mapping) or not raw or set(raw) - set(_CONDITION_KEYS):
+        raise _fail(
+            where,
+            f"the condition on {column!r} must be a list of codes or a mapping with keys among "
+            f"{_CONDITION_KEYS}",
+        )
+    known = _variable_codes(variables, column)
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in ("in", "not_in", "other_than"):
+        if key in raw:
+            values = raw[key]
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise _fail(where, f"{column}.{key} must be a list of quoted codes")
+            bad = [v for v in values if known is None or v not in known]
+            if bad:
+                raise _fail(where, f"codes {bad} are not codes of {column!r}: {known}")
+            lists[key] = tuple(values)
+    group = raw.get("group")
+    var = variables[column]
+    if group is not None:
+        cl = var.codelist
+        groups = {c.group for c in cl.codes if c.group} if cl is not None else set()
+        if group not in groups:
+            raise _fail(
+                where, f"{column!r} has no code group {group!r} (groups: {sorted(groups)})"
+            )
+    for key in ("min", "max"):
+        if key in raw and (isinstance(raw[key], bool) or not isinstance(raw[key], int | float)):
+            raise _fail(where, f"{column}.{key} must be a number")
+    if "filled" in raw and not isinstance(raw["filled"], bool):
+        raise _fail(where, f"{column}.filled must be true or false")
+    return Condition(
+        column=column,
+        codes=lists.get("in"),
+        not_codes=lists.get("not_in"),
+        group=group,
+        filled=raw.get("filled"),
+        min=raw.get("min"),
+        max=raw.get("max"),
+        other_than=lists.get("other_than"),
+    )
+
+
+def _parse_conditions(
+    where: str, raw: Any, variables: Mapping[str, Variable]
+) -> tuple[Condition, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise _fail(where, "conditions must be a mapping {variable: condition}")
+    return tuple(_parse_condition(where, str(k), v, variables) for k, v in raw.items())
+
+
+def _parse_rule(i: int, raw: Mapping[str, Any], variables: Mapping[str, Variable]) -> Rule:
+    rid = raw.get("id")
+    where = f"rule #{i + 1} ({rid!r})"
+    if not isinstance(rid, str) or not rid.isidentifier():
+        raise _fail(where, "id must be an identifier such as open_care_under_residential_lvu")
+    name = raw.get("variable")
+    if name not in variables:
+        raise _fail(where, f"variable {name!r} is not a catalogue variable")
+    for key in ("sv", "en"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise _fail(where, f"missing {key} description")
+    related = tuple(str(r) for r in raw.get("related") or ())
+    for r in related:
+        if r not in variables:
+            raise _fail(where, f"related variable {r!r} is not a catalogue variable")
+    raw_cases = raw.get("cases")
+    if raw_cases is None and ("when" in raw or "contradicts" in raw):
+        raw_cases = [{"when": raw.get("when"), "contradicts": raw.get("contradicts")}]
+    cases = []
+    for j, c in enumerate(raw_cases or []):
+        if not isinstance(c, Mapping):
+            raise _fail(where, "each case must be a mapping with when: and contradicts:")
+        contradicts = _parse_conditions(f"{where} case {j + 1}", c.get("contradicts"), variables)
+        if not contradicts:
+            raise _fail(where, f"case {j + 1} has no contradicts: conditions")
+        cases.append(
+            RuleCase(
+                when=_parse_conditions(f"{where} case {j + 1}", c.get("when"), variables),
+                contradicts=contradicts,
+            )
+        )
+    fit = None
+    raw_fit = raw.get("fit")
+    if raw_fit is not None:
+        other = raw_fit.get("variable") if isinstance(raw_fit, Mapping) else None
+        if other not in variables:
+            raise _fail(where, f"fit.variable {other!r} is not a catalogue variable")
+        own_codes = _variable_codes(variables, name) or ()
+        other_codes = _variable_codes(variables, other) or ()
+        mapping: dict[str, tuple[str, ...]] = {}
+        for key, fits in (raw_fit.get("map") or {}).items():
+            if key not in other_codes or not isinstance(fits, list):
+                raise _fail(where, f"fit.map key {key!r} must be a code of {other!r}")
+            bad = [f for f in fits if f not in own_codes]
+            if bad:
+                raise _fail(where, f"fit.map[{key!r}] names codes {bad} not in {name!r}")
+            mapping[str(key)] = tuple(fits)
+        if not mapping:
+            raise _fail(where, "fit.map is empty")
+        fit = FitRule(variable=other, mapping=mapping)
+    if bool(cases) == (fit is not None):
+        raise _fail(where, "give either when:/contradicts: (or cases:) or fit:, not both")
+    count_empty = raw.get("count_empty", False)
+    if not isinstance(count_empty, bool):
+        raise _fail(where, "count_empty must be true or false")
+    return Rule(
+        id=rid,
+        variable=name,
+        related=related,
+        sv=raw["sv"],
+        en=raw["en"],
+        cases=tuple(cases),
+        count_empty=count_empty,
+        fit=fit,
+    )
+
+
+def parse_rules(raw: Any, variables: Mapping[str, Variable]) -> dict[str, Rule]:
+    """Validate the ``rules:`` section (contradiction rules between variables)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        raise _fail("rules", "must be a list of rules")
+    rules: dict[str, Rule] = {}
+    for i, r in enumerate(raw):
+        if not isinstance(r, Mapping):
+            raise _fail(f"rule #{i + 1}", "must be a mapping")
+        rule = _parse_rule(i, r, variables)
+        if rule.id in rules:
+            raise _fail(f"rule #{i + 1}", f"duplicate rule id {rule.id!r}")
+        rules[rule.id] = rule
+    return rules
+
+
 def parse_catalogue(raw: Mapping[str, Any], *, path: Path) -> Catalogue:
     """Validate a loaded catalogue mapping and build the :class:`Catalogue`."""
     if not isinstance(raw.get("version"), str):
@@ -278,6 +525,7 @@ def parse_catalogue(raw: Mapping[str, Any], *, path: Path) -> Catalogue:
         codelists=codelists,
         variables=variables,
         survey_questions=questions,
+        rules=parse_rules(raw.get("rules"), variables),
     )
 
 

@@ -71,6 +71,7 @@ _YAML_KEYS = {
     "variables_off",
     "demo",
     "notes",
+    "ambiguity",
 }
 _DISCLOSURE_KEYS = {"min_count", "min_denominator", "secondary"}
 _AUDIENCES = ("public", "internal")
@@ -102,6 +103,8 @@ class Settings:
     variables_off: tuple[str, ...]
     variables_in_use: tuple[str, ...]
     sources: tuple[str, ...] = field(default_factory=tuple)
+    #: The ``ambiguity:`` block (thresholds of :class:`workbench.ambiguity.AmbiguityThresholds`).
+    ambiguity: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def kommun(self) -> str:
@@ -133,6 +136,7 @@ class Settings:
             "disclosure": dict(self.disclosure),
             "min_registrations": self.min_registrations,
             "variables_off": list(self.variables_off),
+            "ambiguity": copy.deepcopy(dict(self.ambiguity)),
         }
 
 
@@ -286,6 +290,15 @@ def _validate_merged(merged: Mapping[str, Any], *, where: str) -> None:
         raise ParameterError(f'{where}: language must be "sv" or "en".')
     if merged.get("audience") not in _AUDIENCES:
         raise ParameterError(f"{where}: audience must be one of {_AUDIENCES}.")
+    amb = merged.get("ambiguity") or {}
+    if not isinstance(amb, Mapping):
+        raise ParameterError(f"{where}: ambiguity must be a mapping of thresholds.")
+    from workbench.ambiguity import AmbiguityThresholds  # the thresholds validate themselves
+
+    try:
+        AmbiguityThresholds.from_mapping(amb)
+    except ValueError as exc:
+        raise ParameterError(f"{where}: {exc}") from None
     off = merged.get("variables_off")
     if not isinstance(off, list):
         raise ParameterError(f"{where}: variables_off must be a list of variable names.")
@@ -346,6 +359,7 @@ def load_settings(
         variables_off=off,
         variables_in_use=in_use,
         sources=tuple(sources),
+        ambiguity=copy.deepcopy(dict(merged.get("ambiguity") or {})),
     )
 
 
