@@ -67,12 +67,21 @@ def test_run_two_municipalities_publishes_html_and_index(project, kernel_ready):
             "distribution",
             "registrations_by_year",
             "completeness",
+            "completeness_trends",
+            "investigation_time",
+            "durations",
+            "goal_attainment_by_type",
+            "breakdown_by_type",
+            "rereferral",
+            "trends",
+            "equal_care",
         }
         assert {c["rule"] for c in log["cells"]} <= {
             "primary",
             "secondary",
             "attribute",
             "denominator",
+            "min_count",  # estimates (medians, model results) hidden for small groups
         }
         page = (period / name).read_text(encoding="utf-8")
         assert f'href="{stem}.suppression.json"' in page  # footer link
