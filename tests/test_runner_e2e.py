@@ -74,7 +74,8 @@ def test_run_two_municipalities_publishes_html_and_index(project, kernel_ready):
             "breakdown_by_type",
             "rereferral",
             "trends",
-            "equal_care",
+            "equal_care_maluppfyllelse",
+            "equal_care_sammanbrott",
         }
         assert {c["rule"] for c in log["cells"]} <= {
             "primary",
