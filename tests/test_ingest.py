@@ -595,3 +595,14 @@ def test_ingest_conflicting_background_uses_the_latest_value_and_warns(tmp_path,
     barn_id = pseudonymise(canonical, key, domain="barn", prefix="B").iloc[0]
     chi = read_table(out, "children").set_index("barn_id")
     assert chi.loc[barn_id, "ursprung"] == "norden"
+
+
+def test_ingest_reads_decimal_comma_whole_numbers_and_rejects_fractions(tmp_path, export, key):
+    e = export.head(30).copy()
+    e["Födelseår"] = e["Födelseår"] + ",0"  # "2009,0": a whole number written by a spreadsheet
+    e.loc[0, "Födelseår"] = "2009,5"
+    res, out = _run(tmp_path, [write_csv(e, tmp_path / "e.csv")], key, accept_quarantine=True)
+    bad = res.problems[res.problems["regel"] == "integer_invalid"]
+    assert list(bad["rad"]) == [2] and list(bad["kolumn"]) == ["fodelsear"]
+    assert res.rows_quarantined == 1
+    assert "birth_year_differs_from_pnr" not in set(res.problems["regel"])  # 2009,0 == 2009
