@@ -56,6 +56,7 @@ from workbench.ingest.profile import (
 )
 from workbench.ingest.read import ExportError, RawExport, read_export
 from workbench.ingest.values import (
+    broadcast,
     convert_codes,
     convert_dates,
     convert_integers,
@@ -411,10 +412,11 @@ def _row_rules(df: pd.DataFrame, stage: _Stage, cat: Catalogue) -> pd.DataFrame:
         stage.flag("required_missing", df[v].isna(), kolumn=v)
     # sex and year of birth: recorded values win for sex, the number wins for year of birth
     if has("kon"):
-        differs = df["kon"].isin(["flicka", "pojke"]) & df["_sex_pnr"].notna()
-        differs &= df["kon"] != df["_sex_pnr"]
-        stage.flag("sex_differs_from_pnr", differs, kolumn="kon")
-        df["kon"] = df["kon"].fillna(df["_sex_pnr"])
+        kon = df["kon"].astype("str")
+        differs = kon.isin(["flicka", "pojke"]) & df["_sex_pnr"].notna()
+        differs &= kon != df["_sex_pnr"]
+        stage.flag("sex_differs_from_pnr", differs.fillna(False), kolumn="kon")
+        df["kon"] = kon.fillna(df["_sex_pnr"])
     else:
         df["kon"] = df["_sex_pnr"]
     birth_year = df["_birth"].dt.year.astype("Int64")
@@ -504,7 +506,7 @@ def _pseudonymise(df: pd.DataFrame, key: Any) -> pd.DataFrame:
             + sep
             + d["_pnr"]
             + sep
-            + d["insatstyp"].fillna("")
+            + d["insatstyp"].astype("str").fillna("")
             + sep
             + iso(d["insats_start"]),
         )
@@ -518,7 +520,11 @@ def _pseudonymise(df: pd.DataFrame, key: Any) -> pd.DataFrame:
         d = df.loc[need]
         reg_key = reg_key.mask(
             need,
-            d["_insats_key"] + sep + iso(d["registreringsdatum"]) + sep + d["registreringstyp"],
+            d["_insats_key"]
+            + sep
+            + iso(d["registreringsdatum"])
+            + sep
+            + d["registreringstyp"].astype("str"),
         )
     df["registrering_id"] = pseudonymise(reg_key, key, domain="registrering", prefix="R")
     return df
@@ -698,7 +704,44 @@ def ingest(
         ``quarantine.csv``). Without it, errors leave any earlier dataset untouched.
     report_dir
         Where the ingest report, problem list and quarantine go (default ``<out_dir>-ingest``).
+
+    Notes
+    -----
+    While it runs, Arrow allocates from the system allocator, which returns freed column
+    buffers to the operating system at once (the default pool keeps them), so a million-row
+    export peaks well under 2 GB. The previous pool is restored afterwards.
     """
+    import pyarrow as pa
+
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        return _ingest(
+            files,
+            profile=profile,
+            out_dir=out_dir,
+            key=key,
+            kommun=kommun,
+            reference_date=reference_date,
+            accept_quarantine=accept_quarantine,
+            report_dir=report_dir,
+        )
+    finally:
+        pa.set_memory_pool(previous)
+
+
+def _ingest(
+    files: Sequence[str | os.PathLike[str]],
+    *,
+    profile: str | Path | Profile,
+    out_dir: str | os.PathLike[str],
+    key: Any = None,
+    kommun: str | None = None,
+    reference_date: dt.date | None = None,
+    accept_quarantine: bool = False,
+    report_dir: str | os.PathLike[str] | None = None,
+) -> IngestResult:
+    """The pipeline behind :func:`ingest` (see its docstring)."""
     from workbench.municipalities import normalise_kommun
     from workbench.pseudonym import load_key
 
@@ -871,6 +914,9 @@ def ingest(
     # tables
     clock.lap("cross_row")
     tables = _build_tables(kept, cat, stage, ref_ts)
+    stage.frame, stage.error = kept.iloc[:0], stage.error.iloc[:0]  # no more row checks
+    del kept
+    _release_memory()
     probs = concat_problems(stage.found)
     clock.lap("tables")
     unknown = _unknown_codes(probs)
@@ -918,6 +964,8 @@ def ingest(
 
     clock.lap("summaries")
     write_ingest_outputs(result, q_staged, q_raw, prof)
+    del q_raw
+    _release_memory()
     clock.lap("report")
     if write:
         provenance = {
@@ -969,10 +1017,16 @@ def _build_tables(
 
     def fill(frame: pd.DataFrame, table: str) -> pd.DataFrame:
         cols = layouts[table]
+        out: dict[str, pd.Series] = {}
         for c, dtype in cols.items():
             if c not in frame:
-                frame[c] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
-        return frame[list(cols)].astype(cols)
+                out[c] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+            elif isinstance(frame[c].dtype, pd.CategoricalDtype):  # codes → text, via Arrow
+                cat = frame[c].array
+                out[c] = broadcast(cat.codes, list(cat.categories), index=frame.index, dtype="str")
+            else:
+                out[c] = frame[c].astype(dtype)
+        return pd.DataFrame(out)
 
     order = _time_order(kept)
     rank = np.empty(len(order), dtype=np.int64)

@@ -61,13 +61,18 @@ def broadcast(
 
 
 def convert_codes(s: pd.Series, lookup: CodeLookup) -> tuple[pd.Series, pd.Series]:
-    """Codes from spellings; returns (codes as str with NA, mask of unknown non-missing values)."""
+    """Codes from spellings; returns (codes, mask of unknown non-missing values).
+
+    The codes are a categorical over the variable's whole code list (one byte per row instead
+    of a string): the canonical tables cast them to ``str`` when they are written.
+    """
     codes, uniq = factorize(s)
+    position = {c: i for i, c in enumerate(lookup.codes)}
     mapped = [lookup.table.get(normalise_label(v)) for v in uniq]
+    table = np.array([position[m] if m is not None else -1 for m in mapped] + [-1], dtype=np.int16)
     known = np.array([m is not None for m in mapped] + [True])
-    out = broadcast(codes, mapped, index=s.index, dtype="str")
-    unknown = pd.Series(~known[codes], index=s.index)
-    return out, unknown
+    cat = pd.Categorical.from_codes(table[codes], categories=list(lookup.codes))
+    return pd.Series(cat, index=s.index), pd.Series(~known[codes], index=s.index)
 
 
 def convert_multi_separated(
