@@ -17,6 +17,8 @@ __all__ = [
     "krippendorff_alpha",
     "fleiss_kappa",
     "cohen_kappa",
+    "list_indicators",
+    "list_profiles",
 ]
 
 
@@ -37,4 +39,12 @@ def __getattr__(name: str):  # lazy public API, so `import workbench` stays chea
         from workbench import agreement
 
         return getattr(agreement, name)
+    if name == "list_indicators":
+        from workbench import indicators
+
+        return indicators.list_indicators
+    if name == "list_profiles":
+        from workbench.ingest.profile import list_profiles
+
+        return list_profiles
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")
