@@ -538,3 +538,47 @@ def test_blocks_escape_labels_and_text(analysis_report):
     assert "<script>" not in block.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in block.html
     assert "<b>rubrik" not in block.html and "<i>titel" not in block.html
     assert "<img src=x>" not in block.html
+
+
+def test_rereferral_kkik_counts_young_people_after_all_care_closed():
+    """KKiK (DOMAIN.md §5): a young person is counted once care has fully closed; a replaced or
+    overlapping intervention is not a return; a new opening within 12 months is."""
+    from workbench.analysis import rereferral_episodes, rereferral_kkik
+
+    d = pd.to_datetime
+    ins = pd.DataFrame(
+        {
+            "barn_id": ["A", "A", "B", "B", "C", "D"],
+            "kommun": ["2281"] * 6,
+            "fodelsear": [2005, 2005, 2012, 2012, 2004, 2006],
+            # A: two overlapping interventions, then nothing: one period, not back
+            # B: ends 2019-06-30, new intervention 2020-03-01: back within 12 months
+            # C: ended 2020-11-01 but the window has not passed the extract date: unknown
+            # D: still ongoing: no period ended
+            "insats_start": d(
+                [
+                    "2018-01-01",
+                    "2018-06-01",
+                    "2019-01-01",
+                    "2020-03-01",
+                    "2020-01-01",
+                    "2019-01-01",
+                ]
+            ),
+            "insats_slut": d(
+                ["2018-09-01", "2019-02-01", "2019-06-30", "2020-09-01", "2020-11-01", None]
+            ),
+        }
+    )
+    ep = rereferral_episodes(ins, as_of="2021-06-30").set_index(["barn_id", "ar"])
+    assert ep.loc[("A", 2019), "aterkomst_12man"] == False  # noqa: E712 - pd.NA-aware
+    assert ep.loc[("B", 2019), "aterkomst_12man"] == True  # noqa: E712
+    assert pd.isna(ep.loc[("B", 2020), "aterkomst_12man"])  # window not passed
+    assert pd.isna(ep.loc[("C", 2020), "aterkomst_12man"])
+    assert "D" not in ep.index.get_level_values("barn_id")
+    assert ep.loc[("A", 2019), "aldersgrupp_kkik"] == "13-20"
+    assert ep.loc[("B", 2019), "aldersgrupp_kkik"] == "0-12"
+    t = rereferral_kkik(ins, as_of="2021-06-30", levels=("kommun",), by_year=False)
+    nej = t[(t["kod"] == "nej") & (t["aldersgrupp_kkik"] == "13-20")]
+    assert int(nej["n"].iloc[0]) == 1 and int(nej["namnare"].iloc[0]) == 1
+    assert set(t["raknas"]) == {"barn"}

@@ -918,6 +918,119 @@ def rereferral(
     )
 
 
+def rereferral_episodes(interventions: pd.DataFrame, *, as_of: Any) -> pd.DataFrame:
+    """Closed periods of care per child and whether the child came back within 12 months.
+
+    KKiK's definition counts young people, not interventions: a child is "back" when a new
+    intervention opens within 12 months after **all** of the child's interventions have closed.
+    Overlapping or touching interventions of one child form one period (an intervention replaced
+    by another is not a return); the period ends at the last end date. A period counts when it has
+    ended and its 12-month window has passed ``as_of`` (the extract date); per child and year of
+    the ending, the last period of the year is kept, so each child counts once a year.
+
+    Returns one row per child and year: ``kommun`` (of the last intervention), ``barn_id``,
+    ``ar``, ``slut``, ``alder`` (year of the ending minus year of birth), ``aldersgrupp_kkik`` and
+    ``aterkomst_12man`` (boolean: a new opening within 12 months; missing when the window has
+    not passed).
+    """
+    _check_columns(interventions, ["barn_id", "kommun", "insats_start", "insats_slut"])
+    as_of = pd.Timestamp(as_of)
+    ins = interventions.loc[interventions["insats_start"].notna()]
+    start = ins["insats_start"].to_numpy()
+    end = ins["insats_slut"].to_numpy()
+    open_end = np.isnat(end)
+    end_f = np.where(open_end, np.datetime64("2262-01-01"), end)  # ongoing: open to the future
+    order = np.lexsort((start, ins["barn_id"].to_numpy()))
+    child = ins["barn_id"].to_numpy()[order]
+    st, en = start[order], end_f[order]
+    kommun = ins["kommun"].to_numpy()[order]
+    birth = (
+        pd.to_numeric(ins["fodelsear"], errors="coerce").to_numpy()[order]
+        if "fodelsear" in ins
+        else np.full(len(order), np.nan)
+    )
+    frame = pd.DataFrame({"barn_id": child, "start": st, "end": en})
+    # running maximum of end dates within the child: a new period starts when an intervention
+    # starts after everything before it has ended
+    run_max = frame.groupby("barn_id", sort=False)["end"].cummax().to_numpy()
+    prev_max = np.roll(run_max, 1)
+    first = np.r_[True, child[1:] != child[:-1]] if len(child) else np.array([], dtype=bool)
+    new_period = first | (st > prev_max)
+    period = np.cumsum(new_period) - 1
+    per = (
+        pd.DataFrame(
+            {
+                "barn_id": child,
+                "period": period,
+                "start": st,
+                "end": run_max,
+                "kommun": kommun,
+                "fodelsear": birth,
+            }
+        )
+        .groupby("period", sort=True)
+        .agg(
+            barn_id=("barn_id", "first"),
+            start=("start", "min"),
+            slut=("end", "max"),
+            kommun=("kommun", "last"),
+            fodelsear=("fodelsear", "first"),
+        )
+    )
+    per = per.loc[per["slut"] < pd.Timestamp("2262-01-01")]  # ongoing periods have not ended
+    per = per.loc[per["slut"] <= as_of]
+    # the next period of the same child
+    per = per.sort_values(["barn_id", "start"])
+    next_start = per.groupby("barn_id")["start"].shift(-1)
+    limit = per["slut"] + pd.DateOffset(months=12)
+    back = next_start.notna() & (next_start <= limit)
+    known = limit <= as_of
+    per["aterkomst_12man"] = pd.array(back.to_numpy(), dtype="boolean")
+    per.loc[~known.to_numpy(), "aterkomst_12man"] = pd.NA
+    per["ar"] = per["slut"].dt.year.astype("Int64")
+    per = per.sort_values(["barn_id", "slut"]).groupby(["barn_id", "ar"]).tail(1)
+    per["alder"] = (per["ar"] - pd.to_numeric(per["fodelsear"], errors="coerce")).astype("Int64")
+    per["aldersgrupp_kkik"] = kkik_age_band(per["alder"])
+    cols = ["kommun", "barn_id", "ar", "slut", "alder", "aldersgrupp_kkik", "aterkomst_12man"]
+    return per[cols].reset_index(drop=True)
+
+
+def rereferral_kkik(
+    interventions: pd.DataFrame,
+    *,
+    as_of: Any,
+    by: Sequence[str] = (),
+    levels: Sequence[str] = DEFAULT_LEVELS,
+    years: tuple[int, int] | None = None,
+    by_year: bool = True,
+    groups: Mapping[str, str] | pd.Series | None = None,
+    all_units: bool = False,
+) -> pd.DataFrame:
+    """Re-referral within 12 months with KKiK's definition: young people, after all care ended.
+
+    Counts children (once per year of ending, :func:`rereferral_episodes`) by age at the ending,
+    0–12 and 13–20. KKiK publishes the share **not** returning (``kod == "nej"``). Same long
+    table as :func:`rereferral`, with ``raknas == "barn"``.
+    """
+    ep = rereferral_episodes(interventions, as_of=as_of)
+    known = ep["aterkomst_12man"].notna().to_numpy()
+    out = tabulate(
+        ep,
+        "aterkomst_12man",
+        codes=BOOLEAN_CODES,
+        variable="aterkomst_12man",
+        applicable=known,
+        by=["aldersgrupp_kkik", *by],
+        levels=levels,
+        years=years,
+        by_year=by_year,
+        groups=groups,
+        all_units=all_units,
+    )
+    out["raknas"] = "barn"
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Trends
 # --------------------------------------------------------------------------------------------

@@ -263,7 +263,7 @@ def outcome_counts(
     common = {"levels": ("kommun", "lan", "riket"), "years": years, "by_year": False}
     goal = analysis.goal_attainment(data, by=["insatstyp"], all_units=True, **common)
     ends = analysis.endings(data, by=["insatstyp"], all_units=True, **common)
-    rer = analysis.rereferral(data, all_units=True, **common)
+    rer = analysis.rereferral_kkik(interventions, as_of=as_of, all_units=True, **common)
     inv = analysis.investigation_times(
         interventions, as_of=as_of, years=years, by_year=False, levels=common["levels"]
     )
@@ -568,12 +568,12 @@ class AnalysisReport:
             group_title="Ålder vid avslut",
             title="Ej återaktualiserade inom 12 månader efter avslut",
             counted=(
-                "Andel av avslutade insatser där barnet inte aktualiserades igen inom 12 månader, "
-                "efter ålder vid avslutet (som i Kommunens Kvalitet i Korthet, men räknat per "
-                "avslutad insats). Avslut de senaste 12 månaderna ingår inte. "
-                "95 % KI: Wilsonintervall."
+                "Andel av barnen och ungdomarna som inte fick en ny insats inom 12 månader "
+                "efter att alla deras insatser avslutats, efter ålder vid avslutet (som i "
+                "Kommunens Kvalitet i Korthet; varje barn räknas en gång per år). Avslut de "
+                "senaste 12 månaderna före uttaget ingår inte. 95 % KI: Wilsonintervall."
             ),
-            xlabel="Andel av avslutade insatser",
+            xlabel="Andel av barnen",
             name="rereferral",
         )
 
@@ -849,7 +849,7 @@ class AnalysisReport:
             (analysis.goal_attainment(data, by=(), **common), "helt"),
             (analysis.endings(data, by=(), **common), "planerat"),
             (analysis.endings(pl, by=(), **common), "sammanbrott"),
-            (analysis.rereferral(data, **common), "nej"),
+            (analysis.rereferral_kkik(ins, as_of=self.as_of, **common), "nej"),
             (inv, "inom"),
         ]
         checked = []
