@@ -116,7 +116,8 @@ def _require_protected(table: object) -> ProtectedTable:
     return table
 
 
-def _unit_label(unit: str) -> str:
+def unit_label(unit: str) -> str:
+    """Swedish name of a reporting unit: municipality, county or the nation."""
     if unit == NATIONAL:
         return NATIONAL_NAME
     if len(unit) == 2:
@@ -129,7 +130,7 @@ def _denominator_shown(rows: pd.DataFrame) -> object:
     return rows["denominator_shown"].iloc[0]
 
 
-def _colgroup(*kinds: tuple[str, int]) -> str:
+def colgroup(*kinds: tuple[str, int]) -> str:
     """``<colgroup>`` declaring what each column holds, for the release gate.
 
     ``data-kind="count"`` marks counts of children or registrations: the gate fails a page on
@@ -361,7 +362,7 @@ class FollowUpReport:
             kod_label=d["kod"].map(
                 lambda c: code_label(variable, c) if variable in load_catalogue().variables else c
             ),
-            enhet_label=d[UNIT].map(_unit_label),
+            enhet_label=d[UNIT].map(unit_label),
         )
         d = d.assign(
             _o=d["kod"].map({c: i for i, c in enumerate(codes)}),
@@ -386,7 +387,7 @@ class FollowUpReport:
             rows = d[d[UNIT] == unit]
             vals = ", ".join(f"{r.kod_label} {format_percent(r.share)}" for r in rows.itertuples())
             denom = _denominator_shown(rows) if len(rows) else pd.NA
-            alt_parts.append(f"{_unit_label(unit)} (underlag {format_int(denom)}): {vals}")
+            alt_parts.append(f"{unit_label(unit)} (underlag {format_int(denom)}): {vals}")
         alt = (
             f"Stapeldiagram, {title.lower()}, andel av registreringarna. "
             + "; ".join(alt_parts)
@@ -411,7 +412,7 @@ class FollowUpReport:
     ) -> str:
         units = [u for u in self.units if u in set(d[UNIT])]
         head1 = "".join(
-            f'<th scope="colgroup" colspan="{2 if show_share else 1}">{esc(_unit_label(u))}</th>'
+            f'<th scope="colgroup" colspan="{2 if show_share else 1}">{esc(unit_label(u))}</th>'
             for u in units
         )
         head2 = "".join(
@@ -440,7 +441,7 @@ class FollowUpReport:
             f'<tr><th scope="row">Underlag (antal registreringar)</th>{"".join(totals)}</tr>'
         )
         per_unit = ("count", 1), ("share", 1 if show_share else 0)
-        cols = _colgroup(("label", 1), *(per_unit * len(units)))
+        cols = colgroup(("label", 1), *(per_unit * len(units)))
         return (
             f'<table class="wb-table"><caption>{esc(caption)}</caption>{cols}'
             f'<thead><tr><td></td>{head1}</tr><tr><th scope="col">{esc(first_col)}</th>{head2}</tr></thead>'
@@ -463,7 +464,7 @@ class FollowUpReport:
         d = pt.data[pt.data["variabel"] == "ar"]
         own = d[d[UNIT] == main_unit].sort_values("kod")
         ax = plot_counts_by_year(own)
-        name = _unit_label(main_unit)
+        name = unit_label(main_unit)
         alt = (
             f"Stapeldiagram, antal registreringar per år i {name}: "
             + ", ".join(f"{r.kod} {format_int(r.n_shown)}" for r in own.itertuples())
@@ -477,7 +478,7 @@ class FollowUpReport:
             "kan ha flera.",
         )
         d = d[d[UNIT].isin(self.units)].assign(
-            kod_label=lambda x: x["kod"], enhet_label=lambda x: x[UNIT].map(_unit_label)
+            kod_label=lambda x: x["kod"], enhet_label=lambda x: x[UNIT].map(unit_label)
         )
         table = self._table_html(
             d.sort_values("kod"),
@@ -517,10 +518,10 @@ class FollowUpReport:
             for c in COMPLETENESS_CODES
         )
         table = (
-            f'<table class="wb-table"><caption>Fullständighet per variabel, {esc(_unit_label(unit))} '
+            f'<table class="wb-table"><caption>Fullständighet per variabel, {esc(unit_label(unit))} '
             "(andel av de registreringar där variabeln är aktuell; underlaget är antalet "
             "registreringar, för avslutsorsak antalet avslut)</caption>"
-            + _colgroup(("label", 1), ("share", len(COMPLETENESS_CODES)))
+            + colgroup(("label", 1), ("share", len(COMPLETENESS_CODES)))
             + f'<thead><tr><th scope="col">Variabel</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>"
         )
@@ -558,7 +559,7 @@ class FollowUpReport:
             f"{esc(self.manifest.get('catalogue_version', cat.version))}. workbench {esc(__version__)}. "
             f"Parametrar: {esc(', '.join(s.sources))}.</p>"
             '<table class="wb-table"><caption>Datafiler och kontrollsummor (SHA-256, förkortad)</caption>'
-            + _colgroup(("label", 2), ("count", 1), ("code", 1))
+            + colgroup(("label", 2), ("count", 1), ("code", 1))
             + '<thead><tr><th scope="col">Tabell</th><th scope="col">Fil</th><th scope="col" class="num">Rader</th>'
             f'<th scope="col">SHA-256</th></tr></thead><tbody>{checks}</tbody></table>'
             "<h3>Variabler</h3>"

@@ -56,9 +56,6 @@ from workbench.fmt import NBSP, SUPPRESSED, format_number, format_percent, is_mi
 from workbench.followup import UNIT
 from workbench.municipalities import (
     NATIONAL,
-    NATIONAL_NAME,
-    county_name,
-    get_municipality,
     list_municipalities,
 )
 from workbench.params import Settings
@@ -71,31 +68,16 @@ from workbench.views import (
     figure_html,
     suppression_payload,
     suppression_records,
+    unit_label,
+)
+from workbench.views import (
+    colgroup as _colgroup,
 )
 
 __all__ = ["AmbiguityReport"]
 
 _GROUP = "variabel"  # group column of the protected tables
 _LEVEL_HTML = {LEVEL_UNCLEAR: "<strong>otydlig</strong>"}
-
-
-def unit_label(unit: str) -> str:
-    """Swedish name of a reporting unit (municipality, county or the nation)."""
-    if unit == NATIONAL:
-        return NATIONAL_NAME
-    if len(unit) == 2:
-        return county_name(unit)
-    return get_municipality(unit).name
-
-
-def _colgroup(*kinds: tuple[str, int]) -> str:
-    """``<colgroup>`` declaring each column's kind for the release gate (see views.py)."""
-    cols = "".join(
-        f'<col data-kind="{k}">' if span == 1 else f'<col span="{span}" data-kind="{k}">'
-        for k, span in kinds
-        if span
-    )
-    return f"<colgroup>{cols}</colgroup>"
 
 
 def _code_label(variable: str, code: object) -> str:

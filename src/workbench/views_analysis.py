@@ -49,16 +49,18 @@ from workbench.disclosure import DisclosureRules, ProtectedTable
 from workbench.fmt import NBSP, format_int, format_number, format_percent
 from workbench.followup import UNIT
 from workbench.models import OUTCOMES, EqualCareResult, equal_care, group_phrase_sv
-from workbench.municipalities import NATIONAL, NATIONAL_NAME, county_name, get_municipality
+from workbench.municipalities import NATIONAL
 from workbench.views import (
     SUPPRESSION_LOG_MIME,
     Block,
     FollowUpReport,
     cached_protect,
+    colgroup,
     esc,
     figure_html,
     suppression_payload,
     suppression_records,
+    unit_label,
 )
 
 __all__ = [
@@ -293,23 +295,6 @@ def outcome_counts(
 # --------------------------------------------------------------------------------------------
 
 
-def _unit_label(unit: str) -> str:
-    if unit == NATIONAL:
-        return NATIONAL_NAME
-    if len(unit) == 2:
-        return county_name(unit)
-    return get_municipality(unit).name
-
-
-def _colgroup(kinds: Sequence[tuple[str, int]]) -> str:
-    cols = "".join(
-        f'<col data-kind="{k}">' if span == 1 else f'<col span="{span}" data-kind="{k}">'
-        for k, span in kinds
-        if span
-    )
-    return f"<colgroup>{cols}</colgroup>"
-
-
 def _ci_text(low: object, high: object, *, percent: bool, decimals: int = 0) -> str:
     if fmt.is_missing(low) or fmt.is_missing(high):
         return fmt.SUPPRESSED
@@ -455,7 +440,7 @@ class AnalysisReport:
         d = d[d["variabel"].isin(keys) & (d["kod"] == code) & d[UNIT].isin(self.units)].copy()
         d["group"] = d["variabel"].str.split(_SEP, n=1).str[1]
         d["kod_label"] = d["group"].map(group_label)
-        d["enhet_label"] = d[UNIT].map(_unit_label)
+        d["enhet_label"] = d[UNIT].map(unit_label)
         ci = stats.proportion_ci(d["n"], d["denominator"])
         shown = d["share"].notna().to_numpy()
         d["ci_low"] = np.where(shown, ci["ci_low"].to_numpy(), np.nan)
@@ -474,7 +459,7 @@ class AnalysisReport:
         alt = (
             f"Stapeldiagram, {title.lower()}. "
             + "; ".join(
-                f"{_unit_label(u)}: "
+                f"{unit_label(u)}: "
                 + ", ".join(
                     f"{r.kod_label} {format_percent(r.share)}"
                     for r in d[d[UNIT] == u].itertuples()
@@ -485,7 +470,7 @@ class AnalysisReport:
         ).replace(NBSP, " ")
         fig = figure_html(chart.figure, alt=alt, caption=f"{title}. {counted}")
         head1 = "".join(
-            f'<th scope="colgroup" colspan="3">{esc(_unit_label(u))}</th>' for u in self.units
+            f'<th scope="colgroup" colspan="3">{esc(unit_label(u))}</th>' for u in self.units
         )
         head2 = "".join(
             '<th scope="col" class="num">Andel</th><th scope="col" class="num">95 % KI</th>'
@@ -509,7 +494,7 @@ class AnalysisReport:
             body.append(f'<tr><th scope="row">{esc(group_label(g))}</th>{"".join(cells)}</tr>')
         kinds = [("label", 1)] + [("share", 1), ("interval", 1), ("count", 1)] * len(self.units)
         tbl = (
-            f'<table class="wb-table"><caption>{esc(title)}</caption>{_colgroup(kinds)}'
+            f'<table class="wb-table"><caption>{esc(title)}</caption>{colgroup(*kinds)}'
             f'<thead><tr><td></td>{head1}</tr><tr><th scope="col">{esc(group_title)}</th>{head2}</tr>'
             f"</thead><tbody>{''.join(body)}</tbody></table>"
         )
@@ -641,7 +626,7 @@ class AnalysisReport:
             return f'<td class="num">{esc(text)}</td>'
 
         head1 = "".join(
-            f'<th scope="colgroup" colspan="2">{esc(_unit_label(u))}</th>' for u in units
+            f'<th scope="colgroup" colspan="2">{esc(unit_label(u))}</th>' for u in units
         )
         head2 = "".join(
             '<th scope="col" class="num">Median, månader (95 % KI)</th>'
@@ -657,13 +642,13 @@ class AnalysisReport:
         kinds = [("label", 1)] + [("measure", 1), ("share", 1)] * len(units)
         t1 = (
             '<table class="wb-table"><caption>Insatsernas längd (Kaplan–Meier; pågående insatser '
-            f"räknas till datauttaget {esc(self.as_of)})</caption>{_colgroup(kinds)}"
+            f"räknas till datauttaget {esc(self.as_of)})</caption>{colgroup(*kinds)}"
             f'<thead><tr><td></td>{head1}</tr><tr><th scope="col">Insatstyp</th>{head2}</tr></thead>'
             f"<tbody>{rows}</tbody></table>"
         )
         fu = d[d["tabell"] == "uppfoljning"]
         rows2 = "".join(
-            f'<tr><th scope="row">{esc(_unit_label(u))}</th>'
+            f'<tr><th scope="row">{esc(unit_label(u))}</th>'
             + cell(u, "alla", "median", fu)
             + cell(u, "alla", "andel_uppfoljda", fu)
             + "</tr>"
@@ -672,7 +657,7 @@ class AnalysisReport:
         t2 = (
             '<table class="wb-table"><caption>Tid från insatsens start till första '
             "registrering (uppföljning eller avslut)</caption>"
-            + _colgroup([("label", 1), ("measure", 1), ("share", 1)])
+            + colgroup(*[("label", 1), ("measure", 1), ("share", 1)])
             + '<thead><tr><th scope="col">Område</th><th scope="col" class="num">Median, månader '
             '(95 % KI)</th><th scope="col" class="num">Uppföljda inom 6 månader (95 % KI)</th>'
             f"</tr></thead><tbody>{rows2}</tbody></table>"
@@ -785,8 +770,8 @@ class AnalysisReport:
                     )
             table = (
                 f'<table class="wb-table"><caption>{esc(spec.label_sv[:1].upper() + spec.label_sv[1:])}, '
-                f"{esc(_unit_label(unit))}: justerade jämförelser</caption>"
-                + _colgroup([("label", 1), ("measure", 1), ("measure", 1), ("label", 1)])
+                f"{esc(unit_label(unit))}: justerade jämförelser</caption>"
+                + colgroup(*[("label", 1), ("measure", 1), ("measure", 1), ("label", 1)])
                 + '<thead><tr><th scope="col">Jämförelse</th>'
                 '<th scope="col" class="num">Oddskvot (95 % KI)</th>'
                 '<th scope="col" class="num">Skillnad, procentenheter (95 % KI)</th>'
@@ -800,8 +785,8 @@ class AnalysisReport:
                 else ""
             )
             sections.append(
-                f"<h4>{esc(_unit_label(unit))}</h4><ul>{items}</ul>{hidden_note}"
-                f"<details><summary>Tabell: {esc(_unit_label(unit))}</summary>{table}</details>"
+                f"<h4>{esc(unit_label(unit))}</h4><ul>{items}</ul>{hidden_note}"
+                f"<details><summary>Tabell: {esc(unit_label(unit))}</summary>{table}</details>"
             )
         intro = (
             f"Jämförelser av {spec.label_sv} mellan grupper av barn, justerade för de andra "
@@ -892,11 +877,11 @@ class AnalysisReport:
                 cells.append(f"<td>{esc(text)}</td>")
             shown_label = lab.split("|", 1)[1] if "|" in lab else lab
             rows.append(f'<tr><th scope="row">{esc(shown_label)}</th>{"".join(cells)}</tr>')
-        head = "".join(f'<th scope="col">{esc(_unit_label(u))}</th>' for u in units)
+        head = "".join(f'<th scope="col">{esc(unit_label(u))}</th>' for u in units)
         period = analysis.period_label(self.report.settings.period)
         table = (
             f'<table class="wb-table"><caption>{esc(title)} {esc(period)}</caption>'
-            + _colgroup([("label", 1), ("label", len(units))])
+            + colgroup(*[("label", 1), ("label", len(units))])
             + f'<thead><tr><th scope="col">{esc(row_label)}</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>"
         )

@@ -49,7 +49,6 @@ from workbench.municipalities import (
     NATIONAL,
     NATIONAL_NAME,
     county_name,
-    get_municipality,
     list_municipalities,
 )
 from workbench.params import Settings
@@ -58,39 +57,17 @@ from workbench.views import (
     SUPPRESSION_LOG_MIME,
     Block,
     cached_protect,
+    colgroup,
     esc,
     figure_html,
     suppression_payload,
     suppression_records,
+    unit_label,
 )
 
 __all__ = ["ComparisonReport", "unit_label"]
 
 NOTEBOOK = "30-comparisons"
-
-
-def unit_label(unit: str) -> str:
-    """Swedish name of a municipality, county or the nation."""
-    if unit == NATIONAL:
-        return NATIONAL_NAME
-    if len(unit) == 2:
-        return county_name(unit)
-    return get_municipality(unit).name
-
-
-def _colgroup(kinds: Sequence[tuple[str, int]]) -> str:
-    """``<colgroup>`` declaring what each column holds, for the release gate.
-
-    ``count`` marks counts of registrations, endings or investigations (checked against the
-    threshold); counts of municipalities in the survey tables are ``measure`` (municipalities
-    are public bodies whose answers are published by name, not people).
-    """
-    cols = "".join(
-        f'<col data-kind="{k}">' if span == 1 else f'<col span="{span}" data-kind="{k}">'
-        for k, span in kinds
-        if span
-    )
-    return f"<colgroup>{cols}</colgroup>"
 
 
 def _pct(x: object, decimals: int = 0) -> str:
@@ -119,7 +96,7 @@ def _styled(code: str, style: Any) -> str:
 
 def _table(caption: str, kinds: Sequence[tuple[str, int]], head: str, body: Iterable[str]) -> str:
     return (
-        f'<table class="wb-table"><caption>{esc(caption)}</caption>{_colgroup(kinds)}'
+        f'<table class="wb-table"><caption>{esc(caption)}</caption>{colgroup(*kinds)}'
         f"<thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
     )
 

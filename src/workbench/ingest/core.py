@@ -640,6 +640,24 @@ def _rereferral(reg: pd.DataFrame, ins: pd.DataFrame, data_end: pd.Timestamp) ->
     return out
 
 
+def _system_allocator(fn):
+    """Run ``fn`` with Arrow's system allocator (freed buffers go back to the OS at once)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import pyarrow as pa
+
+        previous = pa.default_memory_pool()
+        pa.set_memory_pool(pa.system_memory_pool())
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            pa.set_memory_pool(previous)
+
+    return wrapper
+
+
 class _Clock:
     """Seconds per pipeline step (wall and CPU), for the benchmark's breakdown (never data)."""
 
@@ -670,6 +688,7 @@ def _hash_inputs(parts: Sequence[str]) -> str:
     return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
 
 
+@_system_allocator
 def ingest(
     files: Sequence[str | os.PathLike[str]],
     *,
@@ -711,37 +730,6 @@ def ingest(
     buffers to the operating system at once (the default pool keeps them), so a million-row
     export peaks well under 2 GB. The previous pool is restored afterwards.
     """
-    import pyarrow as pa
-
-    previous = pa.default_memory_pool()
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        return _ingest(
-            files,
-            profile=profile,
-            out_dir=out_dir,
-            key=key,
-            kommun=kommun,
-            reference_date=reference_date,
-            accept_quarantine=accept_quarantine,
-            report_dir=report_dir,
-        )
-    finally:
-        pa.set_memory_pool(previous)
-
-
-def _ingest(
-    files: Sequence[str | os.PathLike[str]],
-    *,
-    profile: str | Path | Profile,
-    out_dir: str | os.PathLike[str],
-    key: Any = None,
-    kommun: str | None = None,
-    reference_date: dt.date | None = None,
-    accept_quarantine: bool = False,
-    report_dir: str | os.PathLike[str] | None = None,
-) -> IngestResult:
-    """The pipeline behind :func:`ingest` (see its docstring)."""
     from workbench.municipalities import normalise_kommun
     from workbench.pseudonym import load_key
 
