@@ -1332,12 +1332,40 @@ def intervention_durations(
     n_bad = int((start.notna() & (start <= ref) & (days < 0)).sum())
     if n_bad:
         logger.warning("intervention_durations: %d intervention(s) end before they start", n_bad)
+    return _survival_long(
+        interventions,
+        days=days,
+        event=ended,
+        ok=ok,
+        by=by,
+        months=months,
+        levels=levels,
+        groups=groups,
+        complement=False,
+        measure="andel_pagaende",
+    )
+
+
+def _survival_long(
+    interventions: pd.DataFrame,
+    *,
+    days: pd.Series,
+    event: pd.Series,
+    ok: pd.Series,
+    by: list[str],
+    months: Sequence[float],
+    levels: Sequence[str],
+    groups: Mapping[str, str] | pd.Series | None,
+    complement: bool,
+    measure: str,
+) -> pd.DataFrame:
+    """Kaplan–Meier per unit (and ``by``) of intervention times in months, long form."""
     frame = pd.DataFrame(
         {
             "kommun": interventions["kommun"].astype("str").to_numpy(),
             **{b: _as_codes(interventions[b]).to_numpy() for b in by},
             "_months": (days / DAYS_PER_MONTH).to_numpy(),
-            "_event": ended.to_numpy(dtype=bool),
+            "_event": event.to_numpy(dtype=bool),
         },
         index=interventions.index,
     ).loc[ok.to_numpy(dtype=bool)]
@@ -1345,7 +1373,7 @@ def intervention_durations(
         frame = frame.dropna(subset=by)
     wide = _expand(frame, unit_map(levels, groups=groups))
     return _km_long(
-        wide, by=by, months=months, complement=False, measure="andel_pagaende", counted="insatser"
+        wide, by=by, months=months, complement=complement, measure=measure, counted="insatser"
     )
 
 
@@ -1386,18 +1414,15 @@ def time_to_follow_up(
     ok = start.notna() & (start <= ref) & (days >= 0)
     if start_years is not None:
         ok &= start.dt.year.between(start_years[0], start_years[1])
-    frame = pd.DataFrame(
-        {
-            "kommun": interventions["kommun"].astype("str").to_numpy(),
-            **{b: _as_codes(interventions[b]).to_numpy() for b in by},
-            "_months": (days / DAYS_PER_MONTH).to_numpy(),
-            "_event": event.to_numpy(dtype=bool),
-        },
-        index=interventions.index,
-    ).loc[ok.to_numpy(dtype=bool)]
-    if by:
-        frame = frame.dropna(subset=by)
-    wide = _expand(frame, unit_map(levels, groups=groups))
-    return _km_long(
-        wide, by=by, months=months, complement=True, measure="andel_uppfoljda", counted="insatser"
+    return _survival_long(
+        interventions,
+        days=days,
+        event=event,
+        ok=ok,
+        by=by,
+        months=months,
+        levels=levels,
+        groups=groups,
+        complement=True,
+        measure="andel_uppfoljda",
     )
