@@ -244,6 +244,21 @@ def write_dataset(
     return Manifest(out_dir, content)
 
 
+def extract_date(content: Mapping[str, Any], *, fallback: str) -> str:
+    """The dataset's extract date (``data_date``) as ``YYYY-MM-DD``, or ``fallback``.
+
+    Manifests are written by us, but a hand-edited or foreign one may carry anything there:
+    only a real ISO date is used as the "as of" date of durations and 12-month windows.
+    """
+    import datetime as dt
+
+    value = str(content.get("data_date") or "")[:10]
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        return fallback
+
+
 def read_manifest(data_dir: str | os.PathLike[str]) -> Manifest:
     d = paths.resolve(data_dir)
     path = d / "manifest.json"

@@ -44,7 +44,7 @@ import pandas as pd
 
 from workbench import __version__, analysis, fmt, paths, stats
 from workbench.catalogue import code_label, code_order, load_catalogue
-from workbench.dataset import write_table
+from workbench.dataset import extract_date, write_table
 from workbench.disclosure import DisclosureRules, ProtectedTable
 from workbench.fmt import NBSP, format_int, format_number, format_percent
 from workbench.followup import UNIT
@@ -350,8 +350,8 @@ class AnalysisReport:
 
     @property
     def as_of(self) -> str:
-        return str(
-            self.report.manifest.get("data_date") or f"{self.report.settings.period[1]}-12-31"
+        return extract_date(
+            self.report.manifest, fallback=f"{self.report.settings.period[1]}-12-31"
         )
 
     @property

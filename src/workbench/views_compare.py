@@ -32,7 +32,7 @@ from workbench.compare import (
     PublishedValues,
     SimilarGroups,
 )
-from workbench.dataset import load_registrations, read_manifest, read_table
+from workbench.dataset import extract_date, load_registrations, read_manifest, read_table
 from workbench.disclosure import DisclosureRules, ProtectedTable
 from workbench.fmt import NBSP, SUPPRESSED, format_int, format_number, format_percent
 from workbench.followup import UNIT
@@ -161,7 +161,7 @@ class ComparisonReport:
 
     @property
     def as_of(self) -> str:
-        return str(self.manifest.get("data_date") or f"{self.settings.period[1]}-12-31")
+        return extract_date(self.manifest, fallback=f"{self.settings.period[1]}-12-31")
 
     @property
     def case_indicators(self) -> list[Indicator]:
