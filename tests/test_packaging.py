@@ -25,7 +25,12 @@ def _environment(root):
     pip_section = None
     for dep in env["dependencies"]:
         if isinstance(dep, dict):
-            pip_section = dep.get("pip")
+            pip_section = [d for d in dep.get("pip") if not d.startswith("-e ")]
+            for req in pip_section:  # PyPI-only packages are pinned in the pip section
+                m = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", req)
+                assert m, req
+                out[canonicalize_name(m.group(1))] = SpecifierSet(m.group(2).replace(" ", ""))
+            pip_section = [d for d in dep.get("pip") if d.startswith("-e ")]
             continue
         m = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", dep)
         assert m, dep

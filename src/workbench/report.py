@@ -173,43 +173,104 @@ def _page(title: str, body: str) -> str:
     )
 
 
+#: Report notebooks in the order the index lists them, with their Swedish link text.
+REPORT_LABELS_SV: dict[str, str] = {
+    "40-final-report": "Slutrapport",
+    "10-follow-up": "Uppföljning",
+    "20-ambiguous-variables": "Otydliga variabler",
+    "30-comparisons": "Jämförelser",
+}
+
+
+def _link(href: str, text: str, label: str) -> str:
+    return (
+        f'<a href="{html.escape(href, quote=True)}" aria-label="{html.escape(label, quote=True)}">'
+        f"{html.escape(text)}</a>"
+    )
+
+
+def _period_section(period: str, items: list[Mapping[str, str]], folder: Path) -> str:
+    """One period: a list of counties (in-page links), then one ``<details>`` per county."""
+    by_county: dict[tuple[str, str], dict[str, dict[str, Mapping[str, str]]]] = {}
+    for it in items:
+        key = (it["county_code"], it["county_name"])
+        by_county.setdefault(key, {}).setdefault(it["kommun"], {})[it["notebook"]] = it
+    counties = sorted(by_county, key=lambda k: (k[0] != "00", k[0]))
+    pid = html.escape(f"period-{period}", quote=True)
+    nav = "".join(
+        f'<li><a href="#{pid}-lan-{html.escape(code, quote=True)}">{html.escape(name)}</a></li>'
+        for code, name in counties
+    )
+    known = list(REPORT_LABELS_SV)
+    parts = []
+    for code, name in counties:
+        rows = []
+        for kommun in sorted(by_county[(code, name)]):
+            reports = by_county[(code, name)][kommun]
+            first = next(iter(reports.values()))
+            muni = first["name"]
+            cells = []
+            for nb in known:
+                it = reports.get(nb)
+                if it is None:
+                    cells.append("<td>.</td>")
+                    continue
+                href = f"{period}/{it['href']}"
+                label = f"{REPORT_LABELS_SV[nb]}, {muni}"
+                cells.append(f"<td>{_link(href, REPORT_LABELS_SV[nb], label)}</td>")
+            xlsx = ""
+            compare = reports.get("30-comparisons")
+            if compare is not None:
+                book = Path(compare["href"]).with_suffix(".xlsx").name
+                if (folder / book).is_file():
+                    xlsx = _link(f"{period}/{book}", "Excelbilaga", f"Excelbilaga, {muni}")
+            cells.append(f"<td>{xlsx or '.'}</td>")
+            rows.append(
+                f'<tr><th scope="row">{html.escape(muni)}</th><td>{html.escape(kommun)}</td>'
+                f"{''.join(cells)}</tr>"
+            )
+        head = "".join(f'<th scope="col">{html.escape(REPORT_LABELS_SV[n])}</th>' for n in known)
+        cid = f"{pid}-lan-{html.escape(code, quote=True)}"
+        parts.append(
+            f'<details id="{cid}"><summary>{html.escape(name)} '
+            f"({len(by_county[(code, name)])} st)</summary>\n"
+            '<table class="wb-table">'
+            f"<caption>Rapporter i {html.escape(name)}, period {html.escape(period)}</caption>"
+            f'<colgroup><col span="{len(known) + 3}" data-kind="label"></colgroup>'
+            '<thead><tr><th scope="col">Kommun eller område</th><th scope="col">Kod</th>'
+            f'{head}<th scope="col">Excelbilaga</th></tr></thead>\n'
+            f"<tbody>\n{chr(10).join(rows)}\n</tbody></table></details>"
+        )
+    return (
+        f'<h2 id="{pid}">Period {html.escape(period)}</h2>\n'
+        f'<nav aria-label="Län, period {html.escape(period, quote=True)}"><p>Gå till län '
+        f'({len(items)} rapporter):</p><ul class="wb-counties">{nav}</ul></nav>\n'
+        + "\n".join(parts)
+    )
+
+
 def write_index(reports_dir: Path) -> Path:
-    """Write ``reports/index.html`` linking every published report, grouped by period and county."""
+    """Write ``reports/index.html``: every published report, by period and county.
+
+    No script: each county is a ``<details>`` element reached from an in-page list of counties,
+    and the browser's own find (Ctrl+F) searches municipality names, also inside closed
+    ``<details>``. Each municipality links to its reports 40, 10, 20 and 30 and the Excel
+    appendix.
+    """
     sections = []
     lists = sorted(reports_dir.glob("*/reports.json"), reverse=True)
     for path in lists:
         items: list[Mapping[str, str]] = json.loads(path.read_text(encoding="utf-8"))
-        if not items:
-            continue
-        period = path.parent.name
-        rows = []
-        for it in sorted(
-            items, key=lambda i: (i["county_code"] != "00", i["county_code"], i["kommun"])
-        ):
-            href = f"{period}/{it['href']}"
-            rows.append(
-                "<tr>"
-                f'<td><a href="{html.escape(href, quote=True)}">{html.escape(it["name"])}</a></td>'
-                f"<td>{html.escape(it['kommun'])}</td>"
-                f"<td>{html.escape(it['county_name'])}</td>"
-                f"<td>{html.escape(it['notebook'])}</td>"
-                "</tr>"
-            )
-        sections.append(
-            f'<h2 id="period-{html.escape(period, quote=True)}">Period {html.escape(period)}</h2>\n'
-            '<table class="wb-table">\n'
-            f"<caption>Publicerade rapporter för perioden {html.escape(period)} "
-            f"({len(items)} st)</caption>\n"
-            '<thead><tr><th scope="col">Kommun eller område</th><th scope="col">Kod</th>'
-            '<th scope="col">Län</th><th scope="col">Rapport</th></tr></thead>\n'
-            f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>"
-        )
+        if items:
+            sections.append(_period_section(path.parent.name, items, path.parent))
     if not sections:
         sections.append("<p>Inga rapporter har publicerats ännu. Kör <code>make demo</code>.</p>")
     body = (
         "<h1>Uppföljning av social barn- och ungdomsvård – rapporter</h1>\n"
         '<p class="wb-meta">Rapporterna bygger på syntetiska demonstrationsdata om inget annat '
-        "anges i respektive rapport. Små tal redovisas inte (..).</p>\n" + "\n".join(sections)
+        "anges i respektive rapport. Små tal redovisas inte (..). Välj ett län för att se dess "
+        "kommuner, eller sök efter en kommun med webbläsarens sökfunktion (Ctrl+F).</p>\n"
+        + "\n".join(sections)
     )
     out = reports_dir / "index.html"
     _atomic_write_bytes(
