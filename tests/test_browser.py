@@ -124,3 +124,41 @@ def test_public_report_has_no_internal_banner(browser, report_html):
     assert not any("INTERNT" in r for r in page.evaluate(_PAGE_RULES))
     assert "INTERNT" not in page.title()
     page.close()
+
+
+def test_index_search_filters_municipalities_under_its_csp(browser, tmp_path):
+    """The index's only script (allowlisted by hash in the CSP) filters by name, code or county."""
+    from workbench.municipalities import get_municipality
+    from workbench.release import check_release
+    from workbench.report import IndexEntry, write_index, write_report_list
+
+    period = tmp_path / "2016-2025"
+    period.mkdir()
+    entries = []
+    for code in ("2281", "2262", "0180", "1480"):
+        m = get_municipality(code)
+        href = f"{code}-{m.slug}-10-follow-up.html"
+        (period / href).write_text("<!DOCTYPE html><html lang='sv'><title>x</title></html>")
+        entries.append(
+            IndexEntry(
+                code, m.name, m.county_code, m.county_name, "2016-2025", href, "10-follow-up"
+            )
+        )
+    write_report_list(period, entries)
+    index = write_index(tmp_path)
+    assert check_release([index]).passed(strict=True)
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(index.as_uri())
+    box = page.locator("#wb-filter")
+    assert box.is_visible()  # the script ran: CSP allowed it
+    box.fill("sund")
+    visible = page.locator("tr[data-search]:visible")
+    assert visible.count() == 1 and "Sundsvall" in visible.first.inner_text()
+    box.fill("Stockholms")
+    assert page.locator("tr[data-search]:visible").count() == 1  # by county name
+    box.fill("")
+    assert page.locator("details[data-county]:visible").count() == 3
+    assert not errors, errors
+    page.close()

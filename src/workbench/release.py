@@ -71,8 +71,18 @@ DEFAULT_MIN_COUNT = 5
 DEFAULT_MAX_ROWS = 50
 """Largest pandas DataFrame rendering (body rows) a published page may hold."""
 
-SCRIPT_ALLOWLIST: frozenset[str] = frozenset()
-"""SHA-256 (hex) of inline ``<script>`` bodies the template is allowed to add. Ours adds none."""
+
+def _our_scripts() -> frozenset[str]:
+    import hashlib
+    from pathlib import Path
+
+    path = Path(__file__).parent / "templates" / "workbench" / "index-filter.js"
+    return frozenset({hashlib.sha256(path.read_bytes()).hexdigest()})
+
+
+SCRIPT_ALLOWLIST: frozenset[str] = _our_scripts()
+"""SHA-256 (hex) of inline ``<script>`` bodies we publish: only the index page's filter
+(``templates/workbench/index-filter.js``); report pages carry no script."""
 
 COUNT_KIND = "count"
 """``data-kind`` of a cell (or its ``<col>``) that holds a count of children or events."""

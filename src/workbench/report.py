@@ -162,14 +162,30 @@ def write_report_list(folder: Path, entries: Iterable[IndexEntry]) -> Path:
     return path
 
 
-def _page(title: str, body: str) -> str:
+def index_script() -> str:
+    """The index page's filter script (the only script we publish; allowlisted by its hash)."""
+    return (TEMPLATE_DIR / TEMPLATE_NAME / "index-filter.js").read_text(encoding="utf-8")
+
+
+def _page(title: str, body: str, *, script: str = "") -> str:
+    """A standalone page; an inline ``script`` is allowed by its SHA-256 in the CSP only."""
+    import base64
+    import hashlib
+
+    script_src = ""
+    tail = ""
+    if script:
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        script_src = f" script-src 'sha256-{digest}';"
+        tail = f"<script>{script}</script>\n"
     return (
         '<!DOCTYPE html>\n<html lang="sv">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1.0">\n'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n"
+        f"img-src data:; style-src 'unsafe-inline';{script_src} base-uri 'none'; "
+        "form-action 'none'\">\n"
         f"<title>{html.escape(title)}</title>\n<style>\n{css()}\n</style>\n</head>\n<body>\n"
-        f'<main class="wb-report">\n{body}\n</main>\n</body>\n</html>\n'
+        f'<main class="wb-report">\n{body}\n</main>\n{tail}</body>\n</html>\n'
     )
 
 
@@ -225,14 +241,16 @@ def _period_section(period: str, items: list[Mapping[str, str]], folder: Path) -
                 if (folder / book).is_file():
                     xlsx = _link(f"{period}/{book}", "Excelbilaga", f"Excelbilaga, {muni}")
             cells.append(f"<td>{xlsx or '.'}</td>")
+            search = html.escape(f"{muni} {kommun} {name}", quote=True)
             rows.append(
-                f'<tr><th scope="row">{html.escape(muni)}</th><td>{html.escape(kommun)}</td>'
-                f"{''.join(cells)}</tr>"
+                f'<tr data-search="{search}"><th scope="row">{html.escape(muni)}</th>'
+                f"<td>{html.escape(kommun)}</td>{''.join(cells)}</tr>"
             )
         head = "".join(f'<th scope="col">{html.escape(REPORT_LABELS_SV[n])}</th>' for n in known)
         cid = f"{pid}-lan-{html.escape(code, quote=True)}"
         parts.append(
-            f'<details id="{cid}"><summary>{html.escape(name)} '
+            f'<details id="{cid}" data-county="{html.escape(code, quote=True)}">'
+            f"<summary>{html.escape(name)} "
             f"({len(by_county[(code, name)])} st)</summary>\n"
             '<table class="wb-table">'
             f"<caption>Rapporter i {html.escape(name)}, period {html.escape(period)}</caption>"
@@ -252,9 +270,10 @@ def _period_section(period: str, items: list[Mapping[str, str]], folder: Path) -
 def write_index(reports_dir: Path) -> Path:
     """Write ``reports/index.html``: every published report, by period and county.
 
-    No script: each county is a ``<details>`` element reached from an in-page list of counties,
-    and the browser's own find (Ctrl+F) searches municipality names, also inside closed
-    ``<details>``. Each municipality links to its reports 40, 10, 20 and 30 and the Excel
+    Each county is a ``<details>`` element reached from an in-page list of counties. A search
+    box filters municipalities by name, code or county: a small inline script
+    (``templates/workbench/index-filter.js``), allowed by its hash in the page's CSP and in the
+    release gate's allowlist; without scripts the page still works (the box stays hidden). Each municipality links to its reports 40, 10, 20 and 30 and the Excel
     appendix.
     """
     sections = []
@@ -269,12 +288,17 @@ def write_index(reports_dir: Path) -> Path:
         "<h1>Uppföljning av social barn- och ungdomsvård – rapporter</h1>\n"
         '<p class="wb-meta">Rapporterna bygger på syntetiska demonstrationsdata om inget annat '
         "anges i respektive rapport. Små tal redovisas inte (..). Välj ett län för att se dess "
-        "kommuner, eller sök efter en kommun med webbläsarens sökfunktion (Ctrl+F).</p>\n"
+        "kommuner, eller sök efter en kommun eller ett län.</p>\n"
+        '<form id="wb-filter-form" role="search" hidden>'
+        '<label for="wb-filter">Sök kommun, kommunkod eller län</label> '
+        '<input type="search" id="wb-filter" autocomplete="off">'
+        '<p id="wb-filter-status" role="status" aria-live="polite"></p></form>\n'
         + "\n".join(sections)
     )
     out = reports_dir / "index.html"
-    _atomic_write_bytes(
-        out, _page("Rapporter – uppföljning av social barn- och ungdomsvård", body).encode()
+    page = _page(
+        "Rapporter – uppföljning av social barn- och ungdomsvård", body, script=index_script()
     )
+    _atomic_write_bytes(out, page.encode())
     out.chmod(0o644)
     return out
