@@ -311,7 +311,15 @@ def _select_codes(kommun: list[str], lan: str | None, all_: bool, national: bool
 
 
 def _run_batch(
-    codes: list[str], *, notebook: str, period: str, data_dir: str, audience: str, timeout: int
+    codes: list[str],
+    *,
+    notebook: str,
+    period: str,
+    data_dir: str,
+    audience: str,
+    timeout: int,
+    jobs: int | None = None,
+    force: bool = False,
 ) -> int:
     from rich.progress import (
         BarColumn,
@@ -324,27 +332,43 @@ def _run_batch(
 
     from workbench.params import ParameterError
     from workbench.report import write_index
-    from workbench.run import run_reports
+    from workbench.run import default_jobs, run_reports
 
-    failed = 0
+    jobs = jobs or default_jobs()
     results = []
+    counts = {"ok": 0, "failed": 0, "skipped": 0}
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("klara {task.fields[ok]} · fel {task.fields[failed]}"),
+        TextColumn(
+            "klara {task.fields[ok]} · fel {task.fields[failed]} · kvar {task.fields[left]}"
+        ),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
         TimeRemainingColumn(),
         console=console,
         transient=False,
     ) as progress:
-        task = progress.add_task("Rapporter", total=len(codes), ok=0, failed=0)
+        task = progress.add_task(
+            f"Rapporter ({jobs} parallella)", total=len(codes), ok=0, failed=0, left=len(codes)
+        )
+
+        def on_plan(to_build: int, skipped: int) -> None:
+            # unchanged reports are not counted in the bar, so the ETA is that of real builds
+            progress.update(task, total=len(codes) - skipped, left=len(codes) - skipped)
 
         def on_result(res):  # noqa: ANN001
-            nonlocal failed
-            failed += 0 if res.ok else 1
-            progress.update(task, advance=1, ok=len(results) + 1 - failed, failed=failed)
             results.append(res)
+            if res.skipped:
+                counts["skipped"] += 1
+                return
+            counts["ok" if res.ok else "failed"] += 1
+            done = counts["ok"] + counts["failed"]
+            left = len(codes) - counts["skipped"] - done
+            progress.update(
+                task, completed=done, ok=counts["ok"], failed=counts["failed"], left=left
+            )
 
         try:
             run_reports(
@@ -355,19 +379,28 @@ def _run_batch(
                 audience=audience,
                 timeout=timeout,
                 on_result=on_result,
+                jobs=jobs,
+                force=force,
+                on_plan=on_plan,
             )
         except ParameterError as exc:
             _fail(str(exc))
+    failed = counts["failed"]
     table = Table("kod", "kommun", "status", "sekunder", "fel (typ, cell)")
-    for r in results:
+    for r in sorted(results, key=lambda r: (r.ok, r.skipped, r.kommun)):
         table.add_row(
             r.kommun,
             r.name,
             r.status,
-            f"{r.seconds:.1f}",
+            "" if r.skipped else f"{r.seconds:.1f}",
             "" if r.ok else f"{r.error_type}, cell {r.error_cell}",
         )
     Console().print(table)
+    typer.echo(
+        f"Byggda {counts['ok']}, oförändrade (hoppades över) {counts['skipped']}, "
+        f"misslyckade {failed} av {len(results)} rapporter."
+        + (" Bygg om alla med --force." if counts["skipped"] else "")
+    )
     if (paths.reports_dir()).is_dir():
         idx = write_index(paths.reports_dir())
         typer.echo(f"Index: {idx}")
@@ -399,10 +432,19 @@ def run(
     period: Annotated[str, typer.Option(help='"YYYY-YYYY"; default from parameters')] = "",
     data_dir: Annotated[str, typer.Option(help="Canonical dataset folder")] = "",
     audience: Annotated[str, typer.Option(help="public or internal")] = "",
-    timeout: Annotated[int, typer.Option(help="Seconds per notebook cell")] = 600,
+    timeout: Annotated[int, typer.Option(help="Seconds allowed per report")] = 600,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Reports built in parallel; default: all cores"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild reports whose inputs have not changed")
+    ] = False,
 ) -> None:
-    """Run report notebooks through papermill and export HTML (one municipality's failure does
-    not stop the others; exit code 1 if any failed)."""
+    """Run report notebooks through papermill and export HTML, in parallel and incrementally.
+
+    A report is rebuilt only if its inputs changed (data, parameters, notebook, package);
+    one municipality's failure does not stop the others; exit code 1 if any failed."""
     codes = _select_codes(kommun, lan, all_, national)
     raise typer.Exit(
         _run_batch(
@@ -412,6 +454,8 @@ def run(
             data_dir=data_dir,
             audience=audience,
             timeout=timeout,
+            jobs=jobs,
+            force=force,
         )
     )
 
@@ -420,6 +464,13 @@ def run(
 def demo(
     regenerate: Annotated[
         bool, typer.Option(help="Rebuild the demo data even if present")
+    ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Reports built in parallel; default: all cores"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild reports whose inputs have not changed")
     ] = False,
 ) -> None:
     """Generate the demo data if needed, run the demo selection and write the index."""
@@ -432,7 +483,14 @@ def demo(
     if national:
         codes.append("0000")
     status = _run_batch(
-        codes, notebook="10-follow-up", period="", data_dir="", audience="public", timeout=600
+        codes,
+        notebook="10-follow-up",
+        period="",
+        data_dir="",
+        audience="public",
+        timeout=600,
+        jobs=jobs,
+        force=force,
     )
     from workbench import release
 

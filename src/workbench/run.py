@@ -11,32 +11,51 @@ only, never to ``reports/``.
 
 A failing municipality is reported by exception type and cell number only (exception messages
 can carry data values), its notebook stays in ``runs/``, and the other reports still run.
+
+Batches (:func:`run_reports`) run in parallel on any :class:`concurrent.futures.Executor`
+(default: a process pool of ``jobs`` workers; each report still gets a fresh kernel), and are
+incremental: a report whose inputs (:func:`report_inputs`) are unchanged since its last
+successful build is skipped. See ``docs/runner.md``.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import hashlib
 import json
 import logging
-import shutil
+import math
+import multiprocessing
+import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench import paths
+from workbench import __version__, paths
 from workbench.dataset import _atomic_write_bytes, read_manifest
 from workbench.kernel import KERNEL_NAME
 from workbench.municipalities import NATIONAL, get_municipality
-from workbench.params import ParameterError, Settings, load_settings, normalise_run_parameters
+from workbench.params import (
+    ParameterError,
+    RunParameters,
+    Settings,
+    load_settings,
+    normalise_run_parameters,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_NOTEBOOK = "10-follow-up"
+#: Version of the inputs record; bump it when :func:`report_inputs` changes what it hashes.
+INPUTS_SCHEMA = 1
 
 
 @dataclass(frozen=True)
 class RunResult:
+    """Outcome of one report: built, skipped as unchanged, or failed (type and cell only)."""
+
     kommun: str
     name: str
     ok: bool
@@ -45,9 +64,13 @@ class RunResult:
     notebook: Path | None
     error_type: str = ""
     error_cell: int | None = None
+    #: True when the report was not rebuilt because its inputs had not changed.
+    skipped: bool = False
 
     @property
     def status(self) -> str:
+        if self.skipped:
+            return "oförändrad"
         return "ok" if self.ok else "misslyckades"
 
 
@@ -59,8 +82,193 @@ def notebook_path(name: str) -> Path:
     return path
 
 
-def _failed_cell(nb_path: Path) -> int | None:
-    """Index (1-based, code cells counted) of the cell that raised, from the saved notebook."""
+def default_jobs() -> int:
+    """Number of worker processes by default: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# -- where one report's files live ---------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportFiles:
+    """The files of one report run: private run folder, staged and published outputs."""
+
+    run_dir: Path
+    notebook: Path
+    staged_html: Path
+    published_html: Path
+    published_log: Path
+    inputs: Path
+    public: bool
+
+    @classmethod
+    def of(cls, settings: Settings, nb_in: Path) -> ReportFiles:
+        muni = settings.municipality
+        stem = f"{muni.code}-{muni.slug}"
+        run_dir = paths.runs_dir() / settings.period_slug / nb_in.stem
+        report_name = f"{stem}-{nb_in.stem}"
+        public = settings.audience == "public"
+        # Public reports are staged in the private run folder and published only after the
+        # gate; internal reports are never written into the publish zone.
+        staged = run_dir / (f"{report_name}.html" if public else f"{report_name}.INTERNAL.html")
+        dest = paths.reports_dir() / settings.period_slug
+        return cls(
+            run_dir=run_dir,
+            notebook=run_dir / f"{stem}.ipynb",
+            staged_html=staged,
+            published_html=dest / f"{report_name}.html" if public else staged,
+            published_log=dest / f"{report_name}.suppression.json" if public else staged,
+            inputs=run_dir / f"{stem}.inputs.json",
+            public=public,
+        )
+
+    def outputs_exist(self) -> bool:
+        return self.published_html.is_file() and self.published_log.is_file()
+
+
+# -- incremental builds: what a report depends on ------------------------------------------------
+def _digest_files(files: Sequence[Path], base: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(files):
+        h.update(f.relative_to(base).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def code_digest() -> str:
+    """SHA-256 over the installed package's Python files and report templates.
+
+    The package version alone does not change with an editable install's code edits, and the
+    report's wording, tables and layout all live in the package.
+    """
+    pkg = Path(__file__).parent
+    files = [p for p in pkg.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    return _digest_files([p for p in files if p.suffix in (".py", ".j2", ".css", ".tpl")], pkg)
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything one report's output depends on, as SHA-256 digests.
+
+    ``digest`` is the hash of all ``parts``; a report is rebuilt when it differs from the one
+    stored beside its executed notebook (``runs/<period>/<notebook>/<stem>.inputs.json``).
+    """
+
+    kommun: str
+    notebook: str
+    digest: str
+    parts: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        doc = {
+            "schema": INPUTS_SCHEMA,
+            "kommun": self.kommun,
+            "notebook": self.notebook,
+            "digest": self.digest,
+            "parts": dict(self.parts),
+        }
+        return json.dumps(doc, indent=1, sort_keys=True) + "\n"
+
+
+def _sha(text: str | bytes) -> str:
+    return hashlib.sha256(text if isinstance(text, bytes) else text.encode()).hexdigest()
+
+
+def batch_parts(nb_in: Path) -> dict[str, str]:
+    """The input digests every report of a batch shares: notebook, package, reference data.
+
+    Computed once per batch (and passed to the workers), so a file edited while a batch runs
+    makes the next batch rebuild, never skip.
+    """
+    ref = paths.reference_dir()
+    return {
+        "notebook": _sha(nb_in.read_bytes()),
+        "package": _sha(f"{__version__}\0{code_digest()}"),
+        "reference": _digest_files([p for p in ref.rglob("*") if p.is_file()], ref),
+    }
+
+
+def inputs_of(
+    settings: Settings,
+    nb_in: Path,
+    *,
+    data_hash: str | None = None,
+    shared: Mapping[str, str] | None = None,
+) -> ReportInputs:
+    """:class:`ReportInputs` of a report from its validated settings and notebook file.
+
+    Parts: the dataset's manifest hash (all tables; the linked-set protection reads the whole
+    nation), the merged settings of this municipality (defaults included), the notebook's bytes,
+    the package version and code digest, the reference data (catalogue, municipalities,
+    indicators) and the audience. ``data_hash`` and ``shared`` (:func:`batch_parts`) are
+    computed here when not given.
+    """
+    if data_hash is None:
+        data_hash = read_manifest(settings.data_dir).data_hash
+    shared = batch_parts(nb_in) if shared is None else shared
+    parts = {
+        "data": data_hash,
+        "settings": _sha(json.dumps(settings.describe(), sort_keys=True, default=str)),
+        "notebook": shared["notebook"],
+        "package": shared["package"],
+        "reference": shared["reference"],
+        "audience": _sha(settings.audience),
+    }
+    digest = _sha(json.dumps({"schema": INPUTS_SCHEMA, **parts}, sort_keys=True))
+    return ReportInputs(settings.kommun, nb_in.stem, digest, parts)
+
+
+def report_inputs(
+    kommun: str,
+    *,
+    notebook: str = DEFAULT_NOTEBOOK,
+    period: str = "",
+    data_dir: str = "",
+    audience: str = "",
+) -> ReportInputs:
+    """The inputs of one report, as the runner hashes them to decide whether to rebuild it.
+
+    Raises
+    ------
+    ParameterError
+        If the parameters or the notebook name are invalid.
+    """
+    settings = load_settings(kommun=kommun, period=period, data_dir=data_dir, audience=audience)
+    return inputs_of(settings, notebook_path(notebook))
+
+
+def _stored_digest(path: Path) -> str | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc.get("digest") if doc.get("schema") == INPUTS_SCHEMA else None
+
+
+def up_to_date(
+    settings: Settings, nb_in: Path, *, inputs: ReportInputs | None = None
+) -> Path | None:
+    """The report's published HTML if it exists and was built from the same inputs, else None.
+
+    ``inputs`` are the report's current inputs (default: :func:`inputs_of` now).
+    """
+    files = ReportFiles.of(settings, nb_in)
+    if not files.outputs_exist():
+        return None
+    stored = _stored_digest(files.inputs)
+    if stored is None or stored != (inputs or inputs_of(settings, nb_in)).digest:
+        return None
+    return files.published_html
+
+
+def _failed_cell(nb_path: Path, cell_id: str | None = None) -> int | None:
+    """Index (1-based, code cells counted) of the cell that raised, from the saved notebook.
+
+    ``cell_id`` names the cell that was running when the report's time ran out (a timed-out
+    cell has no error output).
+    """
     import nbformat
 
     try:
@@ -71,7 +279,22 @@ def _failed_cell(nb_path: Path) -> int | None:
     for i, cell in enumerate(code_cells, start=1):
         if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
             return i
+        if cell_id is not None and cell.get("id") == cell_id:
+            return i
     return None
+
+
+class _Deadline:
+    """nbclient ``timeout_func``: each cell may use what is left of the report's time budget."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+        self.cell_id: str | None = None
+
+    def __call__(self, cell: Any) -> int:
+        self.cell_id = cell.get("id")
+        # nbclient reads 0 or a negative value as "no timeout": never return less than 1
+        return max(1, math.ceil(self.end - time.monotonic()))
 
 
 def run_one(
@@ -82,8 +305,16 @@ def run_one(
     data_dir: str = "",
     audience: str = "",
     timeout: int = 600,
+    inputs: ReportInputs | None = None,
 ) -> RunResult:
-    """Execute one report notebook for one municipality and export its HTML if it succeeds."""
+    """Execute one report notebook for one municipality and export its HTML if it succeeds.
+
+    Always builds (no up-to-date check; see :func:`run_reports`). ``timeout`` is the wall-clock
+    budget in seconds for executing the whole notebook (kernel start excluded); a report that
+    exceeds it fails with ``CellTimeoutError`` and the cell that was running. On success the
+    report's :class:`ReportInputs` (``inputs``, default: hashed now, before the run) are stored
+    beside the executed notebook.
+    """
     import papermill as pm
 
     from workbench.kernel import IPCKernelManager
@@ -96,16 +327,20 @@ def run_one(
     muni = settings.municipality
     stem = f"{muni.code}-{muni.slug}"
     nb_in = notebook_path(notebook)
-    run_dir = paths.runs_dir() / settings.period_slug / nb_in.stem
+    files = ReportFiles.of(settings, nb_in)
+    if inputs is None:  # hashed before running: what this build is made from
+        inputs = inputs_of(settings, nb_in)
+    run_dir = files.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     run_dir.chmod(0o700)
-    nb_out = run_dir / f"{stem}.ipynb"
-    report_name = f"{stem}-{nb_in.stem}"
-    public = settings.audience == "public"
-    # Public reports are staged in the private run folder and published only after the gate;
-    # internal reports are never written into the publish zone.
-    html_out = run_dir / (f"{report_name}.html" if public else f"{report_name}.INTERNAL.html")
+    # A build that fails or is interrupted must not look up to date later.
+    files.inputs.unlink(missing_ok=True)
+    nb_out = files.notebook
+    public = files.public
+    html_out = files.staged_html
+    report_name = html_out.name.removesuffix(".INTERNAL.html").removesuffix(".html")
     start = time.perf_counter()
+    deadline = _Deadline(timeout)
     try:
         executed = pm.execute_notebook(
             str(nb_in),
@@ -114,13 +349,15 @@ def run_one(
             kernel_name=KERNEL_NAME,
             progress_bar=False,
             log_output=False,
-            execution_timeout=timeout,
+            timeout_func=deadline,  # per-report budget, passed on to nbclient
             cwd=str(paths.project_root()),
             kernel_manager_class=IPCKernelManager,  # no TCP ports for other local users
         )
     except Exception as exc:  # noqa: BLE001 - every failure is reported, none stops the batch
         ename = getattr(exc, "ename", type(exc).__name__)
-        log.warning("report %s failed: %s in cell %s", stem, ename, _failed_cell(nb_out))
+        timed_out = isinstance(exc, TimeoutError)
+        cell = _failed_cell(nb_out, deadline.cell_id if timed_out else None)
+        log.warning("report %s failed: %s in cell %s", stem, ename, cell)
         return RunResult(
             muni.code,
             muni.name,
@@ -129,7 +366,7 @@ def run_one(
             None,
             nb_out,
             error_type=str(ename),
-            error_cell=_failed_cell(nb_out),
+            error_cell=cell,
         )
     title = (
         "Uppföljning av social barn- och ungdomsvård – "
@@ -146,18 +383,20 @@ def run_one(
         suppression_log=log_out.name if public else "",
     )
     if not public:
+        _atomic_write_bytes(files.inputs, inputs.to_json().encode("utf-8"))
         return RunResult(muni.code, muni.name, True, time.perf_counter() - start, html_out, nb_out)
     write_report_suppression_log(
         executed, log_out, report=html_out.name, kommun=muni.code, period=settings.period_slug
     )
     published = _gate_and_publish(
-        html_out, log_out, paths.reports_dir() / settings.period_slug, settings=settings
+        html_out, log_out, files.published_html.parent, settings=settings
     )
     seconds = time.perf_counter() - start
     if published is None:
         return RunResult(
             muni.code, muni.name, False, seconds, None, nb_out, error_type="ReleaseGateError"
         )
+    _atomic_write_bytes(files.inputs, inputs.to_json().encode("utf-8"))
     return RunResult(muni.code, muni.name, True, seconds, published, nb_out)
 
 
@@ -214,6 +453,16 @@ def write_report_suppression_log(
     return path
 
 
+def _move_atomic(src: Path, dest: Path) -> Path:
+    """Move a file into place so readers see the old or the new file, never half of one."""
+    try:
+        os.replace(src, dest)
+    except OSError:  # another file system: copy beside the target, then rename
+        _atomic_write_bytes(dest, src.read_bytes())
+        src.unlink()
+    return dest
+
+
 def _gate_and_publish(
     html_path: Path, log_path: Path, dest: Path, *, settings: Settings
 ) -> Path | None:
@@ -238,11 +487,93 @@ def _gate_and_publish(
     if gate.warnings:
         log.warning("report %s: release gate warnings %s", html_path.stem, gate.rule_counts())
     dest.mkdir(parents=True, exist_ok=True)
-    published_log = Path(shutil.move(log_path, dest / log_path.name))
-    published = Path(shutil.move(html_path, dest / html_path.name))
+    # The log first: a report page is never published without the log its footer links to.
+    published_log = _move_atomic(log_path, dest / log_path.name)
+    published = _move_atomic(html_path, dest / html_path.name)
     published_log.chmod(0o644)
     published.chmod(0o644)
     return published
+
+
+# -- batches -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportTask:
+    """One report of a batch, as sent to a worker (picklable; carries the project location so
+    a worker on another machine or with another environment finds the same project)."""
+
+    kommun: str
+    notebook: str
+    period: str
+    data_dir: str
+    audience: str
+    timeout: int
+    root: str
+    cache: str
+    #: The inputs the batch hashed for this report, stored when it succeeds.
+    inputs: ReportInputs | None = None
+
+
+def run_task(task: ReportTask) -> RunResult:
+    """Run one :class:`ReportTask` in the current process (the function executors call).
+
+    Never raises for a report's own failure: any error becomes a failed :class:`RunResult` with
+    the exception type only (messages can carry data values).
+    """
+    # Workers started elsewhere (another host, a pool created before the variables were set)
+    # must use the batch's project and cache; a local worker already has the same values.
+    for var, value in (("WORKBENCH_ROOT", task.root), ("WORKBENCH_CACHE", task.cache)):
+        if os.environ.get(var) != value:
+            os.environ[var] = value
+    try:
+        return run_one(
+            task.kommun,
+            notebook=task.notebook,
+            period=task.period,
+            data_dir=task.data_dir,
+            audience=task.audience,
+            timeout=task.timeout,
+            inputs=task.inputs,
+        )
+    except Exception as exc:  # noqa: BLE001 - one report's failure never stops the batch
+        log.warning("report %s not run: %s", task.kommun, type(exc).__name__)
+        muni = get_municipality(task.kommun)
+        return RunResult(muni.code, muni.name, False, 0.0, None, None, type(exc).__name__)
+
+
+def _failed(kommun: str, error_type: str) -> RunResult:
+    muni = get_municipality(kommun)
+    return RunResult(muni.code, muni.name, False, 0.0, None, None, error_type=error_type)
+
+
+def _record_index(res: RunResult, notebook: str) -> None:
+    """Add a published report to its period's ``reports.json`` (parent process only: the file
+    is read, merged and rewritten, so workers never touch it)."""
+    from workbench.report import IndexEntry, write_report_list
+
+    if not (res.ok and res.html is not None and res.html.is_relative_to(paths.reports_dir())):
+        return
+    muni = get_municipality(res.kommun)
+    write_report_list(
+        res.html.parent,
+        [
+            IndexEntry(
+                kommun=muni.code,
+                name=muni.name,
+                county_code=muni.county_code,
+                county_name=muni.county_name,
+                period=res.html.parent.name,
+                href=res.html.name,
+                notebook=Path(notebook).stem,
+            )
+        ],
+    )
+
+
+def _new_pool(workers: int) -> cf.Executor:
+    # spawn: workers start clean (no copy of the parent's threads, locks or progress bar)
+    return cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+    )
 
 
 def run_reports(
@@ -254,54 +585,143 @@ def run_reports(
     audience: str = "",
     timeout: int = 600,
     on_result: Callable[[RunResult], None] | None = None,
+    jobs: int | None = 1,
+    executor: cf.Executor | None = None,
+    force: bool = False,
+    on_plan: Callable[[int, int], None] | None = None,
 ) -> list[RunResult]:
-    """Run the report for each code in turn; failures are collected, never raised."""
-    from workbench.report import IndexEntry, write_report_list
+    """Run the report for each code, in parallel and incrementally; failures are collected,
+    never raised.
 
+    Parameters
+    ----------
+    codes
+        Municipality codes (``"0000"`` for the nation). All are validated before any kernel
+        starts.
+    notebook, period, data_dir, audience
+        Run parameters shared by the batch (empty: from the parameter files).
+    timeout
+        Wall-clock seconds allowed for executing each report's notebook.
+    on_result
+        Called in this process with each :class:`RunResult` as it arrives (skipped reports
+        first, then in order of completion).
+    jobs
+        Worker processes when no ``executor`` is given; ``None`` means one per core
+        (:func:`default_jobs`); ``1`` runs every report in this process, one after another.
+    executor
+        Any :class:`concurrent.futures.Executor` to run the reports on, e.g. a
+        ``ProcessPoolExecutor`` or ``distributed.Client(...).get_executor()``; its workers must
+        see the project folder, the dataset and the cache at the same paths. It is not shut
+        down here. When given, ``jobs`` is ignored.
+    force
+        Rebuild every report even if its inputs are unchanged.
+    on_plan
+        Called once before any report runs with ``(to_build, skipped)``.
+
+    Returns
+    -------
+    list of RunResult
+        In the order of ``codes``, whatever order the reports finished in. Unchanged reports
+        have ``skipped=True``.
+
+    Notes
+    -----
+    Each report runs in a fresh kernel in a worker, with papermill and nbconvert called through
+    their Python APIs. In a large batch the first report to build runs alone, so that the
+    national computations every report shares (linked-set disclosure control, national models)
+    are computed once and cached (``paths.cache_dir()``) before the other workers read them; in
+    a batch of at most twice as many reports as workers, all start at once.
+    """
     # Validate every code before starting any kernel: a typo fails the batch at once.
-    runs = [
+    runs: list[RunParameters] = [
         normalise_run_parameters(
             {"kommun": c, "period": period, "data_dir": data_dir, "audience": audience}
         )
         for c in codes
     ]
-    notebook_path(notebook)
+    nb_in = notebook_path(notebook)
     # The data folder is shared by the batch: a missing one fails at once with the fix.
-    read_manifest(load_settings(kommun=NATIONAL, period=period, data_dir=data_dir).data_dir)
-    results = []
-    for run in runs:
-        try:
-            res = run_one(
-                run.kommun,
-                notebook=notebook,
-                period=period,
-                data_dir=data_dir,
-                audience=audience,
-                timeout=timeout,
-            )
-        except ParameterError as exc:  # e.g. a broken municipality file: that report only
-            log.warning("report %s not run: %s", run.kommun, exc)
-            muni = get_municipality(run.kommun)
-            res = RunResult(
-                muni.code, muni.name, False, 0.0, None, None, error_type="ParameterError"
-            )
-        results.append(res)
-        if res.ok and res.html is not None and res.html.is_relative_to(paths.reports_dir()):
-            muni = get_municipality(res.kommun)
-            write_report_list(
-                res.html.parent,
-                [
-                    IndexEntry(
-                        kommun=muni.code,
-                        name=muni.name,
-                        county_code=muni.county_code,
-                        county_name=muni.county_name,
-                        period=res.html.parent.name,
-                        href=res.html.name,
-                        notebook=Path(notebook).stem,
-                    )
-                ],
-            )
+    data_hash = read_manifest(
+        load_settings(kommun=NATIONAL, period=period, data_dir=data_dir).data_dir
+    ).data_hash
+    shared = batch_parts(nb_in)
+    root, cache = str(paths.project_root()), str(paths.cache_dir())
+    results: dict[int, RunResult] = {}
+    pending: list[tuple[int, ReportTask]] = []
+
+    def done(i: int, res: RunResult) -> None:
+        results[i] = res
+        if not res.skipped:  # a skipped report is listed since it was built
+            _record_index(res, notebook)
         if on_result:
             on_result(res)
-    return results
+
+    settled: list[tuple[int, RunResult]] = []  # skipped as unchanged, or invalid settings
+    for i, run in enumerate(runs):
+        try:
+            settings = load_settings(**run.as_dict())
+            inputs = inputs_of(settings, nb_in, data_hash=data_hash, shared=shared)
+            html = None if force else up_to_date(settings, nb_in, inputs=inputs)
+        except ParameterError as exc:  # e.g. a broken municipality file: that report only
+            log.warning("report %s not run: %s", run.kommun, exc)
+            settled.append((i, _failed(run.kommun, "ParameterError")))
+            continue
+        if html is not None:
+            muni = settings.municipality
+            nb_out = ReportFiles.of(settings, nb_in).notebook
+            settled.append(
+                (i, RunResult(muni.code, muni.name, True, 0.0, html, nb_out, "", None, True))
+            )
+            continue
+        task = ReportTask(
+            run.kommun, notebook, period, data_dir, audience, timeout, root, cache, inputs
+        )
+        pending.append((i, task))
+    n_skipped = sum(r.skipped for _, r in settled)
+    if on_plan:
+        on_plan(len(pending), n_skipped)
+    for i, res in settled:
+        done(i, res)
+    if n_skipped:
+        log.info("%d reports unchanged, not rebuilt", n_skipped)
+
+    workers = default_jobs() if jobs is None else max(1, int(jobs))
+    if executor is None and (workers == 1 or len(pending) <= 1):
+        for i, task in pending:
+            done(i, run_task(task))
+        return [results[i] for i in range(len(runs))]
+
+    own = executor is None
+    pool = executor or _new_pool(min(workers, len(pending)))
+    try:
+        # In a large batch the first report runs alone: it fills the shared cache (national
+        # tables and models) that the others then read instead of each recomputing it. In a
+        # small batch that would cost more wall time than the duplicated work it saves.
+        rest = pending
+        if len(pending) > 2 * _workers_of(pool, workers):
+            first, rest = pending[0], pending[1:]
+            done(first[0], _result_of(pool.submit(run_task, first[1]), first[1]))
+        futures = {pool.submit(run_task, task): (i, task) for i, task in rest}
+        for fut in cf.as_completed(futures):
+            i, task = futures[fut]
+            done(i, _result_of(fut, task))
+    finally:
+        if own:
+            # On an interrupt, queued reports are dropped; finished ones are kept and skipped
+            # as unchanged when the batch is run again.
+            pool.shutdown(wait=True, cancel_futures=True)
+    return [results[i] for i in range(len(runs))]
+
+
+def _workers_of(executor: cf.Executor, default: int) -> int:
+    """Worker count of a standard pool (``_max_workers``), else ``default``."""
+    return int(getattr(executor, "_max_workers", 0) or default)
+
+
+def _result_of(fut: cf.Future, task: ReportTask) -> RunResult:
+    """The future's result, or a failed result if the worker itself died (e.g. out of memory)."""
+    try:
+        return fut.result()
+    except Exception as exc:  # noqa: BLE001 - a dead worker fails its report, not the batch
+        log.warning("report %s: worker failed: %s", task.kommun, type(exc).__name__)
+        return _failed(task.kommun, type(exc).__name__)
