@@ -44,7 +44,7 @@ import pandas as pd
 
 from workbench import __version__, analysis, fmt, paths, stats
 from workbench.catalogue import code_label, code_order, load_catalogue
-from workbench.dataset import extract_date, write_table
+from workbench.dataset import _atomic_write_bytes, extract_date, write_table
 from workbench.disclosure import DisclosureRules, ProtectedTable
 from workbench.fmt import NBSP, format_int, format_number, format_percent
 from workbench.followup import UNIT
@@ -703,11 +703,8 @@ class AnalysisReport:
         res = equal_care(self.report.data, outcome=outcome)
         write_table(res.estimates, est_path)
         write_table(res.models, mod_path)
-        meta_path.write_text(
-            json.dumps({"method": res.method, "excluded": res.excluded.to_dict("records")}),
-            encoding="utf-8",
-        )
-        meta_path.chmod(0o600)
+        meta = json.dumps({"method": res.method, "excluded": res.excluded.to_dict("records")})
+        _atomic_write_bytes(meta_path, meta.encode("utf-8"))  # parallel workers read it
         return res
 
     def equal_care(self, outcome: str = "maluppfyllelse") -> Block:
