@@ -460,6 +460,11 @@ def run(
     )
 
 
+#: The report notebooks `workbench demo` builds, in order (the final report last: it reads the
+#: caches the others fill).
+DEMO_NOTEBOOKS = ("10-follow-up", "20-ambiguous-variables", "30-comparisons", "40-final-report")
+
+
 @app.command()
 def demo(
     regenerate: Annotated[
@@ -472,8 +477,13 @@ def demo(
     force: Annotated[
         bool, typer.Option("--force", help="Rebuild reports whose inputs have not changed")
     ] = False,
+    notebooks: Annotated[
+        list[str] | None,
+        typer.Option("--notebook", help="Only these report notebooks (repeatable); default all"),
+    ] = None,
 ) -> None:
-    """Generate the demo data if needed, run the demo selection and write the index."""
+    """Generate the demo data if needed, run every report notebook for the demo selection
+    (Västernorrland and the nation), write the index and run the release gate."""
     from workbench.params import demo_selection
 
     data = paths.demo_data_dir()
@@ -482,16 +492,19 @@ def demo(
     codes, national = demo_selection()
     if national:
         codes.append("0000")
-    status = _run_batch(
-        codes,
-        notebook="10-follow-up",
-        period="",
-        data_dir="",
-        audience="public",
-        timeout=600,
-        jobs=jobs,
-        force=force,
-    )
+    status = 0
+    for notebook in notebooks or DEMO_NOTEBOOKS:
+        typer.echo(f"== {notebook}")
+        status |= _run_batch(
+            codes,
+            notebook=notebook,
+            period="",
+            data_dir="",
+            audience="public",
+            timeout=600,
+            jobs=jobs,
+            force=force,
+        )
     from workbench import release
 
     gate = release.check_release([paths.reports_dir()], min_count=release.default_min_count())
