@@ -1014,6 +1014,58 @@ def _c_parse(
     return body, bad
 
 
+def _arrow_parse(
+    source: bytes, encoding: str, delimiter: str, width: int, h: int
+) -> pd.DataFrame | None:
+    """The common case through pyarrow's multi-threaded CSV parser, or None to fall back.
+
+    Only files in which every record below the header has exactly ``width`` fields qualify: a
+    blank line, a short or a long record makes pyarrow's row numbering differ from the file's,
+    so any such record (or any parse error) sends the file to the C parser, which handles them.
+    The result is the same frame the C parser gives (str columns 0..width-1, NA for empty).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    irregular: list[int] = []
+
+    def on_invalid(row: object) -> str:
+        irregular.append(1)
+        return "skip"
+
+    names = [str(i) for i in range(width)]
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(source),
+            read_options=pacsv.ReadOptions(
+                encoding=encoding, skip_rows=h, column_names=names, block_size=1 << 20
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.large_string()),
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, LookupError, ValueError):
+        return None
+    if irregular:
+        return None
+    return pd.DataFrame(
+        {i: pd.array(table.column(str(i)), dtype="str") for i in range(width)},
+        columns=range(width),
+    )
+
+
 def _parse_body(
     path: Path, source: bytes, encoding: str, delimiter: str, n: int, h: int
 ) -> pd.DataFrame:
@@ -1023,6 +1075,9 @@ def _parse_body(
     a row is then an empty structural row); any other is a ragged row and refused. They are rare,
     so they cost a second parse, wide enough for all fields.
     """
+    fast = _arrow_parse(source, encoding, delimiter, n, h)
+    if fast is not None:
+        return fast
     body, bad = _c_parse(path, source, encoding, delimiter, n, h)
     if not bad:
         return body
