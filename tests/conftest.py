@@ -42,3 +42,42 @@ def kernel_ready() -> str:
     if not kernel_installed():
         install_kernel()
     return KERNEL_NAME
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def launch_chromium():
+    """Debian's headless Chromium through Playwright (never a downloaded browser).
+
+    A context manager yielding the browser. Without Chromium the test skips with the reason,
+    except under CI=true, where a missing browser is a failure.
+    """
+    import contextlib
+    import shutil
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing under CI=true: `make test` should have installed it")
+        pytest.skip("Chromium not installed (apt-get install chromium); browser tests skipped")
+
+    @contextlib.contextmanager
+    def _session():
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                yield b
+            finally:
+                b.close()
+
+    return _session()

@@ -11,17 +11,16 @@ from __future__ import annotations
 import importlib.resources
 import json
 import os
-import shutil
 from pathlib import Path
 
 import papermill as pm
 import pytest
+from conftest import launch_chromium
 
 from workbench.report import IndexEntry, export_html, write_index, write_report_list
 
 pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
 REPORTS = Path(__file__).resolve().parents[1] / "notebooks" / "reports"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 BLOCKING = {"serious", "critical"}
 
@@ -43,24 +42,8 @@ def axe_script() -> str:
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        _missing("Chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

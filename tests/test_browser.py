@@ -6,44 +6,24 @@ with a visible reason, except under CI=true where a missing browser is a failure
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import nbformat
 import papermill as pm
 import pytest
+from conftest import launch_chromium
 
 from workbench.report import INTERNAL_BANNER, export_html
 
 pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "reports" / "10-follow-up.ipynb"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is missing under CI=true: `make test` should have installed it")
-        pytest.skip("Chromium not installed (apt-get install chromium); browser tests skipped")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

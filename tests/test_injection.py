@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import launch_chromium
 
 from workbench import catalogue, municipalities
 from workbench.release import check_release
@@ -172,24 +173,12 @@ def test_published_report_escapes_and_passes_the_gate(published):
     assert gate.clean, [str(f) for f in gate.findings]
 
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
 def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is missing under CI=true: `make test` should have installed it")
-        pytest.skip("Chromium not installed (apt-get install chromium); browser tests skipped")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
 _INJECTED_ELEMENTS = """() => ({
