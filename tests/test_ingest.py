@@ -606,3 +606,47 @@ def test_ingest_reads_decimal_comma_whole_numbers_and_rejects_fractions(tmp_path
     assert list(bad["rad"]) == [2] and list(bad["kolumn"]) == ["fodelsear"]
     assert res.rows_quarantined == 1
     assert "birth_year_differs_from_pnr" not in set(res.problems["regel"])  # 2009,0 == 2009
+
+
+def test_ingest_rereferral_equals_a_brute_force_oracle():
+    """_rereferral (sorted keys + searchsorted) against a plain loop over every ending."""
+    from workbench.ingest.core import _rereferral
+
+    rng = np.random.default_rng(5)
+    n_ins = 400
+    start = pd.Timestamp("2018-01-01") + pd.to_timedelta(rng.integers(0, 2000, n_ins), unit="D")
+    ins = pd.DataFrame(
+        {
+            "insats_id": [f"I{i:03d}" for i in range(n_ins)],
+            "barn_id": [f"B{i:02d}" for i in rng.integers(0, 60, n_ins)],
+            "aktualiseringsdatum": (
+                start - pd.to_timedelta(rng.integers(0, 60, n_ins), unit="D")
+            ).where(rng.random(n_ins) > 0.2),
+            "insats_start": start,
+            "insats_slut": (start + pd.to_timedelta(rng.integers(1, 700, n_ins), unit="D")).where(
+                rng.random(n_ins) > 0.3
+            ),
+        }
+    )
+    reg = ins.sample(300, replace=True, random_state=1)[["insats_id", "barn_id"]].copy()
+    reg["registreringsdatum"] = ins.set_index("insats_id").loc[
+        reg["insats_id"], "insats_start"
+    ].to_numpy() + pd.Timedelta(days=30)
+    reg["registreringstyp"] = np.where(rng.random(len(reg)) < 0.6, "avslut", "uppfoljning")
+    reg = reg.reset_index(drop=True)
+    data_end = pd.Timestamp("2023-06-30")
+    got = _rereferral(reg, ins, data_end)
+    opened = ins["aktualiseringsdatum"].fillna(ins["insats_start"])
+    for i, r in reg.iterrows():
+        if r["registreringstyp"] != "avslut":
+            assert pd.isna(got[i])
+            continue
+        own = ins[ins["insats_id"] == r["insats_id"]].iloc[0]
+        end = own["insats_slut"] if pd.notna(own["insats_slut"]) else r["registreringsdatum"]
+        limit = end + pd.DateOffset(months=12)
+        if limit > data_end:
+            assert pd.isna(got[i])
+            continue
+        others = (ins["barn_id"] == r["barn_id"]) & (ins["insats_id"] != r["insats_id"])
+        expected = bool(((opened > end) & (opened <= limit) & others).any())
+        assert bool(got[i]) == expected, (i, expected)

@@ -625,18 +625,39 @@ def _rereferral(reg: pd.DataFrame, ins: pd.DataFrame, data_end: pd.Timestamp) ->
     for c in ("insats_start", "utredning_start", "aktualiseringsdatum"):  # best last
         if c in ins:
             opened = ins[c].combine_first(opened)
-    opens = pd.DataFrame({"barn_id": ins["barn_id"], "opened": opened, "other": ins["insats_id"]})
-    end_col = ins.set_index("insats_id")["insats_slut"] if "insats_slut" in ins else None
-    e = reg.loc[ending, ["barn_id", "insats_id", "registreringsdatum"]].copy()
-    end = e["insats_id"].map(end_col) if end_col is not None else e["registreringsdatum"]
-    e["end"] = end.fillna(e["registreringsdatum"])
-    e["limit"] = e["end"] + pd.DateOffset(months=12)
-    e["_i"] = e.index
-    m = e.merge(opens, on="barn_id", how="left")
-    hit = (m["other"] != m["insats_id"]) & (m["opened"] > m["end"]) & (m["opened"] <= m["limit"])
-    has = hit.groupby(m["_i"]).any()
-    known = e["limit"] <= data_end
-    out.loc[e.index] = has.reindex(e.index).fillna(False).astype("boolean").where(known)
+    e = reg.loc[ending, ["barn_id", "insats_id", "registreringsdatum"]]
+    pos = pd.Index(ins["insats_id"]).get_indexer(e["insats_id"])  # one join for both lookups
+    if "insats_slut" in ins:
+        end = pd.Series(ins["insats_slut"].to_numpy()[pos], index=e.index)
+    else:
+        end = e["registreringsdatum"]
+    end = end.fillna(e["registreringsdatum"])
+    limit = end + pd.DateOffset(months=12)
+    # count the child's openings in (end, limit] with one sorted array of (child, day) keys
+    child, _ = pd.factorize(pd.concat([ins["barn_id"], e["barn_id"]], ignore_index=True))
+    child_ins, child_e = child[: len(ins)].astype(np.int64), child[len(ins) :].astype(np.int64)
+    day = np.int64(86_400 * 10**9)
+    scale = np.int64(10**7)  # more days than any date in range
+
+    def days(d: pd.Series) -> np.ndarray:
+        return d.to_numpy(dtype="datetime64[ns]").astype(np.int64) // day
+
+    op = opened.to_numpy(dtype="datetime64[ns]")
+    valid = ~np.isnat(op)
+    keys = np.sort(child_ins[valid] * scale + op[valid].astype(np.int64) // day)
+    lo = child_e * scale + days(end)
+    hi = child_e * scale + days(limit)
+    count = np.searchsorted(keys, hi, side="right") - np.searchsorted(keys, lo, side="right")
+    # the ended intervention's own opening never counts as a return
+    own = pd.Series(opened.to_numpy()[pos], index=e.index)
+    own_days = days(own)
+    own_in = ~np.isnat(own.to_numpy(dtype="datetime64[ns]"))
+    own_in &= (own_days > days(end)) & (own_days <= days(limit))
+    back = (count - own_in.astype(np.int64)) > 0
+    known = (limit <= data_end).to_numpy()
+    values = pd.array(back, dtype="boolean")
+    values[~known] = pd.NA
+    out.loc[e.index] = values
     return out
 
 
