@@ -903,18 +903,29 @@ def rereferral(
     _check_columns(data, ["aterkomst_12man", "registreringstyp", "alder"])
     band = kkik_age_band(data["alder"])
     applicable = (data["registreringstyp"] == "avslut").fillna(False).to_numpy(dtype=bool)
-    return tabulate(
+    return _rereferral_table(
         data.assign(aldersgrupp_kkik=band),
-        "aterkomst_12man",
-        codes=BOOLEAN_CODES,
-        variable="aterkomst_12man",
         applicable=applicable,
-        by=["aldersgrupp_kkik", *by],
+        by=by,
         levels=levels,
         years=years,
         by_year=by_year,
         groups=groups,
         all_units=all_units,
+    )
+
+
+def _rereferral_table(frame: pd.DataFrame, *, applicable: np.ndarray, by: Sequence[str], **kw):
+    """``aterkomst_12man`` (ja / nej) by KKiK age band, for :func:`rereferral` and
+    :func:`rereferral_kkik`."""
+    return tabulate(
+        frame,
+        "aterkomst_12man",
+        codes=BOOLEAN_CODES,
+        variable="aterkomst_12man",
+        applicable=applicable,
+        by=["aldersgrupp_kkik", *by],
+        **kw,
     )
 
 
@@ -1014,13 +1025,10 @@ def rereferral_kkik(
     """
     ep = rereferral_episodes(interventions, as_of=as_of)
     known = ep["aterkomst_12man"].notna().to_numpy()
-    out = tabulate(
+    out = _rereferral_table(
         ep,
-        "aterkomst_12man",
-        codes=BOOLEAN_CODES,
-        variable="aterkomst_12man",
         applicable=known,
-        by=["aldersgrupp_kkik", *by],
+        by=by,
         levels=levels,
         years=years,
         by_year=by_year,

@@ -237,15 +237,13 @@ class FollowUpReport:
             additive=additive,
             rules=self.rules,
             attribute_rule=attribute,
-            key={
-                "kind": kind,
-                "attribute": attribute,
-                "data": self.manifest.get("tables", {}),
-                "period": list(self.settings.period),
-                "rules": dict(self.settings.disclosure),
-                "catalogue": load_catalogue().version,
-                "version": __version__,
-            },
+            key=cache_key(
+                kind,
+                manifest=self.manifest,
+                period=self.settings.period,
+                rules=self.settings.disclosure,
+                attribute=attribute,
+            ),
         )
 
     @functools.cached_property
@@ -621,6 +619,22 @@ def _cache_dir() -> Path:
     d.mkdir(parents=True, exist_ok=True)
     d.chmod(0o700)  # protected tables still hold raw counts: private zone
     return d
+
+
+def cache_key(
+    kind: str, *, manifest: Mapping[str, Any], period: Any, rules: Mapping[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """What a cached national computation depends on: its kind, the data tables' hashes, the
+    period, the disclosure rules, the catalogue and package versions, and ``extra``."""
+    return {
+        "kind": kind,
+        "data": manifest.get("tables", {}),
+        "period": list(period),
+        "rules": dict(rules),
+        "catalogue": load_catalogue().version,
+        "version": __version__,
+        **extra,
+    }
 
 
 def cached_protect(

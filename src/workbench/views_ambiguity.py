@@ -63,6 +63,7 @@ from workbench.views import (
     REPORT_META_MIME,
     SUPPRESSION_LOG_MIME,
     Block,
+    cache_key,
     cached_protect,
     esc,
     figure_html,
@@ -170,15 +171,13 @@ class AmbiguityReport:
             additive=dict.fromkeys(groups, True),
             rules=self.rules,
             attribute_rule=False,  # data quality, not an attribute of the children
-            key={
-                "kind": kind,
-                "attribute": False,
-                "data": self.manifest.get("tables", {}),
-                "period": list(self.settings.period),
-                "rules": dict(self.settings.disclosure),
-                "catalogue": load_catalogue().version,
-                "version": __version__,
-            },
+            key=cache_key(
+                kind,
+                manifest=self.manifest,
+                period=self.settings.period,
+                rules=self.settings.disclosure,
+                attribute=False,
+            ),
         )
 
     @functools.cached_property

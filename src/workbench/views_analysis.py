@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench import __version__, analysis, fmt, paths, stats
+from workbench import analysis, fmt, paths, stats
 from workbench.catalogue import code_label, code_order, load_catalogue
 from workbench.dataset import _atomic_write_bytes, extract_date, write_table
 from workbench.disclosure import DisclosureRules, ProtectedTable
@@ -54,6 +54,7 @@ from workbench.views import (
     SUPPRESSION_LOG_MIME,
     Block,
     FollowUpReport,
+    cache_key,
     cached_protect,
     colgroup,
     esc,
@@ -361,14 +362,7 @@ class AnalysisReport:
 
     def _key(self, kind: str) -> dict[str, Any]:
         s = self.report.settings
-        return {
-            "kind": kind,
-            "data": self.report.manifest.get("tables", {}),
-            "period": list(s.period),
-            "rules": dict(s.disclosure),
-            "catalogue": load_catalogue().version,
-            "version": __version__,
-        }
+        return cache_key(kind, manifest=self.report.manifest, period=s.period, rules=s.disclosure)
 
     @functools.cached_property
     def protected(self) -> ProtectedTable:

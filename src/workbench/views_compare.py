@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from workbench import __version__, compare, fmt
-from workbench.catalogue import load_catalogue
 from workbench.compare import (
     CLASS_SV,
     FLAG_SV,
@@ -56,6 +55,7 @@ from workbench.views import (
     REPORT_META_MIME,
     SUPPRESSION_LOG_MIME,
     Block,
+    cache_key,
     cached_protect,
     colgroup,
     esc,
@@ -172,19 +172,17 @@ class ComparisonReport:
         return self.indicators.of_kind("survey")
 
     def _key(self, kind: str, rules: DisclosureRules) -> dict[str, Any]:
-        return {
-            "kind": kind,
-            "data": self.manifest.get("tables", {}),
-            "period": list(self.settings.period),
-            "rules": {
+        return cache_key(
+            kind,
+            manifest=self.manifest,
+            period=self.settings.period,
+            rules={
                 "min_count": rules.min_count,
                 "min_denominator": rules.min_denominator,
                 "secondary": rules.secondary,
             },
-            "indicators": self.indicators.version,
-            "catalogue": load_catalogue().version,
-            "version": __version__,
-        }
+            indicators=self.indicators.version,
+        )
 
     # -- counts and protected tables (national, computed once per batch) ----------------------
     @functools.cached_property

@@ -40,6 +40,7 @@ from workbench.catalogue import Catalogue, load_catalogue
 from workbench.dataset import KEY_COLUMNS, table_columns, write_dataset
 from workbench.ingest.problems import (
     ERROR,
+    RULES,
     WARNING,
     concat_problems,
     problems,
@@ -54,7 +55,7 @@ from workbench.ingest.profile import (
     match_header,
     normalise_label,
 )
-from workbench.ingest.read import ExportError, RawExport, read_export
+from workbench.ingest.read import RawExport, read_export
 from workbench.ingest.values import (
     broadcast,
     convert_codes,
@@ -245,8 +246,6 @@ class _Stage:
                     identifier=identifier,
                 )
             )
-        from workbench.ingest.problems import RULES
-
         if RULES[rule].severity == ERROR:
             self.error |= mask
 
@@ -772,10 +771,7 @@ def ingest(
     clock = _Clock()
     raws: list[RawExport] = []
     for p in paths_in:
-        try:
-            raws.append(_read(p, prof, cat))
-        except ExportError:
-            raise
+        raws.append(_read(p, prof, cat))
     raws.sort(key=lambda r: (r.path.name, r.sha256))
     names = [r.path.name for r in raws]
     if len(set(names)) != len(names):
