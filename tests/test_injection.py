@@ -173,8 +173,6 @@ def test_published_report_escapes_and_passes_the_gate(published):
     assert gate.clean, [str(f) for f in gate.findings]
 
 
-
-
 @pytest.fixture
 def browser():
     with launch_chromium() as b:
