@@ -133,3 +133,27 @@ def test_demo_selection_is_vasternorrland_and_nation():
     codes, national = params.demo_selection()
     assert codes == ["2260", "2262", "2280", "2281", "2282", "2283", "2284"]
     assert national is True
+
+
+def test_notebook_parameters_validated_with_defaults_and_become_file_suffix(monkeypatch):
+    from workbench import params
+    from workbench.run import variant_suffix
+
+    spec = (
+        params.ParamSpec("utforare", str, "", "leverantörens id"),
+        params.ParamSpec("utforartyp", str, "", "typ"),
+    )
+    monkeypatch.setitem(params.NOTEBOOK_PARAMETERS, "99-test", spec)
+    out = params.normalise_notebook_parameters("99-test", {"utforartyp": " hvb "})
+    assert out == {"utforare": "", "utforartyp": "hvb"}
+    assert variant_suffix(out) == "-utforartyp-hvb"
+    assert variant_suffix({}) == ""
+    with pytest.raises(params.ParameterError, match="Unknown parameter"):
+        params.normalise_notebook_parameters("99-test", {"provider": "x"})
+    with pytest.raises(params.ParameterError, match="not a code"):
+        params.normalise_notebook_parameters("99-test", {"utforare": "../../etc"})
+    with pytest.raises(params.ParameterError, match="must be a string"):
+        params.normalise_notebook_parameters("99-test", {"utforare": 42})
+    # notebooks without their own parameters take none
+    with pytest.raises(params.ParameterError, match="no notebook-specific"):
+        params.normalise_notebook_parameters("10-follow-up", {"utforare": "P00001"})

@@ -57,6 +57,46 @@ RUN_PARAMETERS: tuple[ParamSpec, ...] = (
 )
 _RUN_NAMES = tuple(p.name for p in RUN_PARAMETERS)
 
+#: Parameters that only some report notebooks take, on top of :data:`RUN_PARAMETERS`, by
+#: notebook stem (e.g. the provider report's provider and provider type). Their values are
+#: short codes (letters, digits, ``_``): they become part of the report's file name.
+NOTEBOOK_PARAMETERS: dict[str, tuple[ParamSpec, ...]] = {}
+_EXTRA_VALUE_RE = re.compile(r"^[A-Za-z0-9_]{0,40}$")
+
+
+def normalise_notebook_parameters(notebook: str, values: Mapping[str, Any]) -> dict[str, str]:
+    """Validate a notebook's own parameters (:data:`NOTEBOOK_PARAMETERS`); defaults filled in.
+
+    Returns every parameter the notebook declares, in declaration order, as strings (empty =
+    the notebook's default). Unknown names, non-strings and values that are not short codes are
+    rejected with the notebook's list of parameters.
+    """
+    specs = NOTEBOOK_PARAMETERS.get(Path(notebook).stem, ())
+    names = [s.name for s in specs]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ParameterError(
+            f"Unknown parameter(s) {unknown} for notebook {Path(notebook).stem!r}; "
+            f"it takes {names or 'no notebook-specific parameters'} besides {list(_RUN_NAMES)}."
+        )
+    out: dict[str, str] = {}
+    for spec in specs:
+        val = values.get(spec.name, spec.default)
+        val = "" if val is None else val
+        if not isinstance(val, str):
+            raise ParameterError(
+                f"Parameter {spec.name} must be a string, got {type(val).__name__} {val!r}."
+            )
+        val = val.strip()
+        if not _EXTRA_VALUE_RE.match(val):
+            raise ParameterError(
+                f"Parameter {spec.name} {val!r} is not a code (letters, digits and _ only, at "
+                f"most 40 characters): {spec.help}"
+            )
+        out[spec.name] = val
+    return out
+
+
 #: Keys allowed in YAML parameter files.
 _YAML_KEYS = {
     "schema_version",

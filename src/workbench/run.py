@@ -42,6 +42,7 @@ from workbench.params import (
     RunParameters,
     Settings,
     load_settings,
+    normalise_notebook_parameters,
     normalise_run_parameters,
 )
 
@@ -104,9 +105,11 @@ class ReportFiles:
     public: bool
 
     @classmethod
-    def of(cls, settings: Settings, nb_in: Path) -> ReportFiles:
+    def of(
+        cls, settings: Settings, nb_in: Path, extra: Mapping[str, str] | None = None
+    ) -> ReportFiles:
         muni = settings.municipality
-        stem = f"{muni.code}-{muni.slug}"
+        stem = f"{muni.code}-{muni.slug}{variant_suffix(extra)}"
         run_dir = paths.runs_dir() / settings.period_slug / nb_in.stem
         report_name = f"{stem}-{nb_in.stem}"
         public = settings.audience == "public"
@@ -126,6 +129,12 @@ class ReportFiles:
 
     def outputs_exist(self) -> bool:
         return self.published_html.is_file() and self.published_log.is_file()
+
+
+def variant_suffix(extra: Mapping[str, str] | None) -> str:
+    """File-name suffix of a notebook's own parameters, e.g. ``-utforartyp-hvb``; ``""`` when
+    none is set, so reports without them keep their names."""
+    return "".join(f"-{k}-{v}" for k, v in (extra or {}).items() if v)
 
 
 # -- incremental builds: what a report depends on ------------------------------------------------
@@ -196,6 +205,7 @@ def inputs_of(
     *,
     data_hash: str | None = None,
     shared: Mapping[str, str] | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> ReportInputs:
     """:class:`ReportInputs` of a report from its validated settings and notebook file.
 
@@ -216,6 +226,8 @@ def inputs_of(
         "reference": shared["reference"],
         "audience": _sha(settings.audience),
     }
+    if extra:  # only notebooks with their own parameters get this part (older records stay valid)
+        parts["notebook_parameters"] = _sha(json.dumps(dict(extra), sort_keys=True))
     digest = _sha(json.dumps({"schema": INPUTS_SCHEMA, **parts}, sort_keys=True))
     return ReportInputs(settings.kommun, nb_in.stem, digest, parts)
 
@@ -227,6 +239,7 @@ def report_inputs(
     period: str = "",
     data_dir: str = "",
     audience: str = "",
+    extra: Mapping[str, str] | None = None,
 ) -> ReportInputs:
     """The inputs of one report, as the runner hashes them to decide whether to rebuild it.
 
@@ -236,7 +249,9 @@ def report_inputs(
         If the parameters or the notebook name are invalid.
     """
     settings = load_settings(kommun=kommun, period=period, data_dir=data_dir, audience=audience)
-    return inputs_of(settings, notebook_path(notebook))
+    nb_in = notebook_path(notebook)
+    extra = normalise_notebook_parameters(nb_in.stem, extra or {})
+    return inputs_of(settings, nb_in, extra=extra)
 
 
 def _stored_digest(path: Path) -> str | None:
@@ -248,17 +263,21 @@ def _stored_digest(path: Path) -> str | None:
 
 
 def up_to_date(
-    settings: Settings, nb_in: Path, *, inputs: ReportInputs | None = None
+    settings: Settings,
+    nb_in: Path,
+    *,
+    inputs: ReportInputs | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> Path | None:
     """The report's published HTML if it exists and was built from the same inputs, else None.
 
     ``inputs`` are the report's current inputs (default: :func:`inputs_of` now).
     """
-    files = ReportFiles.of(settings, nb_in)
+    files = ReportFiles.of(settings, nb_in, extra)
     if not files.outputs_exist():
         return None
     stored = _stored_digest(files.inputs)
-    if stored is None or stored != (inputs or inputs_of(settings, nb_in)).digest:
+    if stored is None or stored != (inputs or inputs_of(settings, nb_in, extra=extra)).digest:
         return None
     return files.published_html
 
@@ -306,9 +325,12 @@ def run_one(
     audience: str = "",
     timeout: int = 600,
     inputs: ReportInputs | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Execute one report notebook for one municipality and export its HTML if it succeeds.
 
+    ``extra`` holds the notebook's own parameters (``params.NOTEBOOK_PARAMETERS``); set values
+    are passed to papermill, hashed and appended to the report's file name.
     Always builds (no up-to-date check; see :func:`run_reports`). ``timeout`` is the wall-clock
     budget in seconds for executing the whole notebook (kernel start excluded); a report that
     exceeds it fails with ``CellTimeoutError`` and the cell that was running. On success the
@@ -325,11 +347,12 @@ def run_one(
     )
     settings = load_settings(**run.as_dict())
     muni = settings.municipality
-    stem = f"{muni.code}-{muni.slug}"
     nb_in = notebook_path(notebook)
-    files = ReportFiles.of(settings, nb_in)
+    extra = normalise_notebook_parameters(nb_in.stem, extra or {})
+    stem = f"{muni.code}-{muni.slug}{variant_suffix(extra)}"
+    files = ReportFiles.of(settings, nb_in, extra)
     if inputs is None:  # hashed before running: what this build is made from
-        inputs = inputs_of(settings, nb_in)
+        inputs = inputs_of(settings, nb_in, extra=extra)
     run_dir = files.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     run_dir.chmod(0o700)
@@ -345,7 +368,7 @@ def run_one(
         executed = pm.execute_notebook(
             str(nb_in),
             str(nb_out),
-            parameters=run.as_dict(),
+            parameters={**run.as_dict(), **extra},
             kernel_name=KERNEL_NAME,
             progress_bar=False,
             log_output=False,
@@ -511,6 +534,8 @@ class ReportTask:
     cache: str
     #: The inputs the batch hashed for this report, stored when it succeeds.
     inputs: ReportInputs | None = None
+    #: The notebook's own parameters (validated), see ``params.NOTEBOOK_PARAMETERS``.
+    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 def run_task(task: ReportTask) -> RunResult:
@@ -533,6 +558,7 @@ def run_task(task: ReportTask) -> RunResult:
             audience=task.audience,
             timeout=task.timeout,
             inputs=task.inputs,
+            extra=task.extra,
         )
     except Exception as exc:  # noqa: BLE001 - one report's failure never stops the batch
         log.warning("report %s not run: %s", task.kommun, type(exc).__name__)
@@ -589,6 +615,7 @@ def run_reports(
     executor: cf.Executor | None = None,
     force: bool = False,
     on_plan: Callable[[int, int], None] | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> list[RunResult]:
     """Run the report for each code, in parallel and incrementally; failures are collected,
     never raised.
@@ -617,6 +644,9 @@ def run_reports(
         Rebuild every report even if its inputs are unchanged.
     on_plan
         Called once before any report runs with ``(to_build, skipped)``.
+    extra
+        The notebook's own parameters (``params.NOTEBOOK_PARAMETERS``), shared by the batch;
+        set values are part of each report's inputs and file name.
 
     Returns
     -------
@@ -640,6 +670,7 @@ def run_reports(
         for c in codes
     ]
     nb_in = notebook_path(notebook)
+    extra = normalise_notebook_parameters(nb_in.stem, extra or {})
     # The data folder is shared by the batch: a missing one fails at once with the fix.
     data_hash = read_manifest(
         load_settings(kommun=NATIONAL, period=period, data_dir=data_dir).data_dir
@@ -660,21 +691,21 @@ def run_reports(
     for i, run in enumerate(runs):
         try:
             settings = load_settings(**run.as_dict())
-            inputs = inputs_of(settings, nb_in, data_hash=data_hash, shared=shared)
-            html = None if force else up_to_date(settings, nb_in, inputs=inputs)
+            inputs = inputs_of(settings, nb_in, data_hash=data_hash, shared=shared, extra=extra)
+            html = None if force else up_to_date(settings, nb_in, inputs=inputs, extra=extra)
         except ParameterError as exc:  # e.g. a broken municipality file: that report only
             log.warning("report %s not run: %s", run.kommun, exc)
             settled.append((i, _failed(run.kommun, "ParameterError")))
             continue
         if html is not None:
             muni = settings.municipality
-            nb_out = ReportFiles.of(settings, nb_in).notebook
+            nb_out = ReportFiles.of(settings, nb_in, extra).notebook
             settled.append(
                 (i, RunResult(muni.code, muni.name, True, 0.0, html, nb_out, "", None, True))
             )
             continue
         task = ReportTask(
-            run.kommun, notebook, period, data_dir, audience, timeout, root, cache, inputs
+            run.kommun, notebook, period, data_dir, audience, timeout, root, cache, inputs, extra
         )
         pending.append((i, task))
     n_skipped = sum(r.skipped for _, r in settled)
