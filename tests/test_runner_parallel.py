@@ -142,20 +142,24 @@ def test_run_reports_rejects_a_bad_code_before_any_work(project):
 def test_run_reports_output_is_identical_whatever_jobs_order_and_executor(
     root, tmp_path, small_dataset, kernel_ready, monkeypatch
 ):
-    """RELIABILITY.md: same inputs give byte-identical HTML whatever the worker count or order.
+    """RELIABILITY.md: same inputs give byte-identical HTML whatever the worker count or order,
+    and whether kernels are started cold or forked warm.
 
     The HTML carries no generated_at field (two serial runs were found byte-identical), so the
-    whole files are compared. The second batch runs reversed, on a process pool passed in, with
-    its own empty cache, so its workers recompute the national tables themselves.
+    whole files are compared. The first batch runs serially with ordinary (cold) kernels; the
+    second runs reversed, with warm kernels, on a process pool passed in, with its own empty
+    cache, so its workers recompute the national tables themselves.
     """
     codes = ["2281", "2262", "2260"]
     serial = _make_project(root, tmp_path / "serial", small_dataset)
     monkeypatch.setenv("WORKBENCH_ROOT", str(serial))
+    monkeypatch.setenv("WORKBENCH_WARM_KERNELS", "0")
     code = report_inputs("0000").parts["package"]
     res1 = run_reports(codes, jobs=1)
     assert [r.kommun for r in res1] == codes and all(r.ok for r in res1)
 
     parallel = _make_project(root, tmp_path / "parallel", small_dataset)
+    monkeypatch.delenv("WORKBENCH_WARM_KERNELS")
     monkeypatch.setenv("WORKBENCH_ROOT", str(parallel))
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "parallel-cache"))
     arrived: list[str] = []
@@ -277,3 +281,48 @@ def test_run_reports_stops_a_report_that_exceeds_its_timeout(project, kernel_rea
     assert "time.sleep" in "".join(code[res.error_cell - 1]["source"])
     assert not list((project / "reports").rglob("*97-sleepy*"))
     assert not (res.notebook.with_suffix(".inputs.json")).exists()  # rebuilt next time
+
+
+@pytest.mark.kernel
+@pytest.mark.xdist_group("kernel")
+def test_run_reports_on_a_dask_local_cluster_gives_the_same_reports(
+    root, tmp_path, small_dataset, kernel_ready, monkeypatch
+):
+    """docs/runner.md: a Dask distributed executor (here a local cluster of two worker
+    processes) builds the same reports, byte for byte, as a serial run in this process."""
+    distributed = pytest.importorskip("distributed")
+    codes = ["2262", "2260"]
+    serial = _make_project(root, tmp_path / "serial", small_dataset)
+    monkeypatch.setenv("WORKBENCH_ROOT", str(serial))
+    code = report_inputs("0000").parts["package"]
+    assert all(r.ok for r in run_reports(codes, jobs=1))
+
+    on_dask = _make_project(root, tmp_path / "dask", small_dataset)
+    monkeypatch.setenv("WORKBENCH_ROOT", str(on_dask))
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "dask-cache"))
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        with client.get_executor(pure=False) as ex:
+            res = run_reports(codes, executor=ex)
+        workers = set(client.run(lambda: __import__("os").getpid()).values())
+    assert all(r.ok and not r.skipped for r in res), [(r.kommun, r.error_type) for r in res]
+    assert len(workers) == 2
+    _same_code(code)
+    one, two = _published(serial), _published(on_dask)
+    assert sorted(one) == sorted(two) and len(one) == 4
+    assert [name for name in one if one[name] != two[name]] == []
+
+
+def test_notebook_title_is_the_templates_first_heading(root):
+    import nbformat
+
+    from workbench.run import DEFAULT_TITLE, notebook_title
+
+    nb = nbformat.read(root / "notebooks/reports/30-comparisons.ipynb", as_version=4)
+    assert notebook_title(nb) == "Jämförelser mellan kommuner"
+    nb.cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert notebook_title(nb) == DEFAULT_TITLE

@@ -34,6 +34,15 @@ def kernelspec_dict(python: str | None = None) -> dict[str, object]:
     }
 
 
+def kernel_env() -> dict[str, str]:
+    """The environment a ``workbench`` kernel gets: this process's plus the kernelspec's."""
+    import os
+
+    env = kernelspec_dict()["env"]
+    assert isinstance(env, dict)
+    return {**os.environ, **env}
+
+
 def install_kernel(prefix: str | None = None) -> Path:
     """Install (or refresh) the ``workbench`` kernelspec under ``prefix`` (default ``sys.prefix``)."""
     from jupyter_client.kernelspec import KernelSpecManager
@@ -83,10 +92,74 @@ def _ipc_manager_class():
     return IPCKernelManager
 
 
+@functools.cache
+def _warm_manager_class():
+    """IPC kernel manager whose kernels are forked from a warm server (workbench.forkserver)."""
+    import logging
+    import os
+    import pathlib
+    from uuid import uuid4
+
+    from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+
+    from workbench.forkserver import (
+        ForkedProcess,
+        ForkServer,
+        ForkServerError,
+        kernel_args,
+        warm_enabled,
+    )
+
+    log = logging.getLogger("workbench.kernel")
+
+    class ForkProvisioner(LocalProvisioner):  # type: ignore[misc]
+        """Launches the kernel by asking this process's :class:`ForkServer` to fork one; any
+        kernel it cannot serve (another command or interpreter, a start-only environment
+        variable that differs) is launched the ordinary way."""
+
+        async def launch_kernel(self, cmd: list[str], **kwargs: object):  # type: ignore[override]
+            args = kernel_args(cmd)
+            env = dict(kwargs.get("env") or os.environ)  # type: ignore[call-overload]
+            if args is None or not warm_enabled():
+                return await super().launch_kernel(cmd, **kwargs)
+            try:
+                server = ForkServer.get(env)
+                if not server.compatible(env):
+                    return await super().launch_kernel(cmd, **kwargs)
+                cwd = str(kwargs.get("cwd") or os.getcwd())
+                pid = server.fork(args, env=env, cwd=cwd)
+            except ForkServerError as exc:
+                log.warning("warm kernel not available (%s); starting a cold one", exc)
+                return await super().launch_kernel(cmd, **kwargs)
+            self.process = ForkedProcess(pid)
+            self.pid = pid
+            self.pgid = None  # the child makes its own session; signal the kernel itself
+            self.cwd = kwargs.get("cwd", pathlib.Path.cwd())
+            return self.connection_info
+
+    class WarmIPCKernelManager(_ipc_manager_class()):  # type: ignore[misc]
+        """:class:`IPCKernelManager` whose kernel is forked from a pre-imported server.
+
+        Each report still gets a fresh kernel process (see ``workbench.forkserver``).
+        """
+
+        async def _async_pre_start_kernel(self, **kw: object):  # type: ignore[override]
+            if self.provisioner is None:
+                self.kernel_id = self.kernel_id or str(kw.pop("kernel_id", "") or uuid4())
+                self.provisioner = ForkProvisioner(
+                    kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self
+                )
+            return await super()._async_pre_start_kernel(**kw)
+
+    return WarmIPCKernelManager
+
+
 IPC_KERNEL_MANAGER = "workbench.kernel:IPCKernelManager"
 
 
 def __getattr__(name: str):
     if name == "IPCKernelManager":
         return _ipc_manager_class()
+    if name == "WarmIPCKernelManager":
+        return _warm_manager_class()
     raise AttributeError(name)

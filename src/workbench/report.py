@@ -12,6 +12,7 @@ and on every printed page, and is never written into the publish zone ``reports/
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from collections.abc import Iterable, Mapping
@@ -64,6 +65,31 @@ def css() -> str:
     return (TEMPLATE_DIR / TEMPLATE_NAME / "workbench.css").read_text(encoding="utf-8")
 
 
+@functools.lru_cache(maxsize=4)
+def _exporter(language: str) -> Any:
+    """The configured HTML exporter, built once per process and language: a batch worker
+    compiles the templates once, not once per report (the exporter keeps no state between
+    notebooks; everything a page varies by is passed in ``resources``)."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    exporter = HTMLExporter(
+        template_name=TEMPLATE_NAME,
+        extra_template_basedirs=[str(TEMPLATE_DIR)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+        language_code=language,
+        anchor_link_text="",  # anchors stay for the table of contents; no pilcrow text
+    )
+    remover = TagRemovePreprocessor(
+        remove_cell_tags={"remove-cell", "parameters", "injected-parameters"}
+    )
+    exporter.register_preprocessor(remover, enabled=True)
+    return exporter
+
+
 def export_html(
     notebook: nbformat.NotebookNode | Path,
     out_path: Path,
@@ -97,29 +123,13 @@ def export_html(
     PublishZoneError
         If an internal report would be written into ``reports/``.
     """
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
-
     if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {AUDIENCES}, got {audience!r}")
     nb = nbformat.read(notebook, as_version=4) if isinstance(notebook, Path) else notebook
     if "internal" in (audience, notebook_audience(nb)):
         audience = "internal"
         _refuse_publish_zone(out_path)
-    exporter = HTMLExporter(
-        template_name=TEMPLATE_NAME,
-        extra_template_basedirs=[str(TEMPLATE_DIR)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        embed_images=True,
-        language_code=language,
-        anchor_link_text="",  # anchors stay for the table of contents; no pilcrow text
-    )
-    remover = TagRemovePreprocessor(
-        remove_cell_tags={"remove-cell", "parameters", "injected-parameters"}
-    )
-    exporter.register_preprocessor(remover, enabled=True)
+    exporter = _exporter(language)
     resources: dict[str, Any] = {
         "language_code": language,
         "report_title": title,

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import __version__, paths
+from workbench.cache import code_digest, digest_files
 from workbench.dataset import _atomic_write_bytes, read_manifest
 from workbench.kernel import KERNEL_NAME
 from workbench.municipalities import NATIONAL, get_municipality
@@ -138,25 +139,6 @@ def variant_suffix(extra: Mapping[str, str] | None) -> str:
 
 
 # -- incremental builds: what a report depends on ------------------------------------------------
-def _digest_files(files: Sequence[Path], base: Path) -> str:
-    h = hashlib.sha256()
-    for f in sorted(files):
-        h.update(f.relative_to(base).as_posix().encode() + b"\0")
-        h.update(hashlib.sha256(f.read_bytes()).digest())
-    return h.hexdigest()
-
-
-def code_digest() -> str:
-    """SHA-256 over the installed package's Python files and report templates.
-
-    The package version alone does not change with an editable install's code edits, and the
-    report's wording, tables and layout all live in the package.
-    """
-    pkg = Path(__file__).parent
-    files = [p for p in pkg.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    return _digest_files([p for p in files if p.suffix in (".py", ".j2", ".css", ".tpl")], pkg)
-
-
 @dataclass(frozen=True)
 class ReportInputs:
     """Everything one report's output depends on, as SHA-256 digests.
@@ -195,7 +177,7 @@ def batch_parts(nb_in: Path) -> dict[str, str]:
     return {
         "notebook": _sha(nb_in.read_bytes()),
         "package": _sha(f"{__version__}\0{code_digest()}"),
-        "reference": _digest_files([p for p in ref.rglob("*") if p.is_file()], ref),
+        "reference": digest_files([p for p in ref.rglob("*") if p.is_file()], ref),
     }
 
 
@@ -339,7 +321,8 @@ def run_one(
     """
     import papermill as pm
 
-    from workbench.kernel import IPCKernelManager
+    from workbench.forkserver import warm_enabled
+    from workbench.kernel import IPCKernelManager, WarmIPCKernelManager
     from workbench.report import export_html
 
     run = normalise_run_parameters(
@@ -373,8 +356,12 @@ def run_one(
             progress_bar=False,
             log_output=False,
             timeout_func=deadline,  # per-report budget, passed on to nbclient
+            # the kernel is used once and keeps nothing (history in memory): stop it at once
+            # instead of a graceful shutdown polled every 0.1 s
+            shutdown_kernel="immediate",
             cwd=str(paths.project_root()),
-            kernel_manager_class=IPCKernelManager,  # no TCP ports for other local users
+            # IPC: no TCP ports for other local users; warm: forked from a pre-imported server
+            kernel_manager_class=WarmIPCKernelManager if warm_enabled() else IPCKernelManager,
         )
     except Exception as exc:  # noqa: BLE001 - every failure is reported, none stops the batch
         ename = getattr(exc, "ename", type(exc).__name__)
@@ -392,7 +379,7 @@ def run_one(
             error_cell=cell,
         )
     title = (
-        "Uppföljning av social barn- och ungdomsvård – "
+        f"{notebook_title(executed)} – "
         f"{muni.name if muni.code != NATIONAL else 'Riket'} {settings.period_label}"
     )
     log_out = run_dir / f"{report_name}.suppression.json"
@@ -421,6 +408,21 @@ def run_one(
         )
     _atomic_write_bytes(files.inputs, inputs.to_json().encode("utf-8"))
     return RunResult(muni.code, muni.name, True, seconds, published, nb_out)
+
+
+DEFAULT_TITLE = "Uppföljning av social barn- och ungdomsvård"
+
+
+def notebook_title(nb: Any) -> str:
+    """The report's page title: the notebook's first level-1 heading (``# ...``), else
+    :data:`DEFAULT_TITLE`. Headings are written by us in the committed template, not by data."""
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "markdown":
+            continue
+        for line in str(cell.get("source", "")).splitlines():
+            if line.startswith("# ") and line[2:].strip():
+                return line[2:].strip()
+    return DEFAULT_TITLE
 
 
 def suppression_log_payload(nb: Any) -> dict[str, Any]:
@@ -595,10 +597,25 @@ def _record_index(res: RunResult, notebook: str) -> None:
     )
 
 
+def start_worker() -> None:
+    """Worker initialiser: start this worker's kernel fork server now, while the batch is
+    being planned, so the first report does not wait for its imports."""
+    from workbench.forkserver import ForkServer, ForkServerError, warm_enabled
+    from workbench.kernel import kernel_env
+
+    if warm_enabled():
+        try:
+            ForkServer.get(kernel_env())
+        except ForkServerError as exc:  # the reports fall back to ordinary kernels
+            log.warning("no warm kernels in this worker: %s", exc)
+
+
 def _new_pool(workers: int) -> cf.Executor:
     # spawn: workers start clean (no copy of the parent's threads, locks or progress bar)
     return cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=start_worker,
     )
 
 

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import html
 import io
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from workbench import __version__, paths
+from workbench import __version__
+from workbench.cache import cache_dir, cache_key, key_digest
 from workbench.catalogue import (
     CATEGORY_SV,
     TYPE_SV,
@@ -230,7 +228,12 @@ class FollowUpReport:
 
     # -- protected tables: one linked set for the whole country, computed once per batch ------
     def _protect(
-        self, counts: pd.DataFrame, *, additive: dict[str, bool], kind: str, attribute: bool = True
+        self,
+        counts: Callable[[], pd.DataFrame],
+        *,
+        additive: dict[str, bool],
+        kind: str,
+        attribute: bool = True,
     ) -> ProtectedTable:
         return cached_protect(
             counts,
@@ -254,11 +257,15 @@ class FollowUpReport:
         every report of a batch shows the same suppression pattern (one linked set).
         """
         names = report_variables()
-        frames = [distribution(self.data, v) for v in names]
-        frames.append(registrations_by_year(self.data, years=self.settings.period))
+
+        def counts() -> pd.DataFrame:  # only when the batch's cache does not hold the result
+            frames = [distribution(self.data, v) for v in names]
+            frames.append(registrations_by_year(self.data, years=self.settings.period))
+            return pd.concat(frames, ignore_index=True)
+
         cat = load_catalogue()
         additive = {v: cat.variable(v).type != "multi" for v in names} | {"ar": True}
-        return self._protect(pd.concat(frames, ignore_index=True), additive=additive, kind="main")
+        return self._protect(counts, additive=additive, kind="main")
 
     @functools.cached_property
     def protected_completeness(self) -> dict[str, ProtectedTable]:
@@ -271,7 +278,7 @@ class FollowUpReport:
         names = [v.name for v in load_catalogue().variables.values() if not v.derived]
         return {
             name: self._protect(
-                completeness(self.data, [name]),
+                functools.partial(completeness, self.data, [name]),
                 additive={name: True},
                 kind=f"completeness-{name}",
                 attribute=False,  # data quality, not an attribute of the children
@@ -614,31 +621,8 @@ def report_variables() -> list[str]:
     ]
 
 
-def _cache_dir() -> Path:
-    d = paths.cache_dir()
-    d.mkdir(parents=True, exist_ok=True)
-    d.chmod(0o700)  # protected tables still hold raw counts: private zone
-    return d
-
-
-def cache_key(
-    kind: str, *, manifest: Mapping[str, Any], period: Any, rules: Mapping[str, Any], **extra: Any
-) -> dict[str, Any]:
-    """What a cached national computation depends on: its kind, the data tables' hashes, the
-    period, the disclosure rules, the catalogue and package versions, and ``extra``."""
-    return {
-        "kind": kind,
-        "data": manifest.get("tables", {}),
-        "period": list(period),
-        "rules": dict(rules),
-        "catalogue": load_catalogue().version,
-        "version": __version__,
-        **extra,
-    }
-
-
 def cached_protect(
-    counts: pd.DataFrame,
+    counts: pd.DataFrame | Callable[[], pd.DataFrame],
     *,
     additive: dict[str, bool],
     rules: DisclosureRules,
@@ -648,10 +632,11 @@ def cached_protect(
     """:func:`protect_linked` over the national linked set, cached in ``runs/cache``.
 
     The key holds everything the result depends on (data hashes, period, rules, catalogue and
-    package versions), so every report of a batch reuses one computation and one pattern.
+    package versions and code), so every report of a batch reuses one computation and one
+    pattern. ``counts`` may be a function that computes them: it is called only when the cache
+    does not hold the result yet, so the other reports of a batch never tabulate the nation.
     """
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
-    base = _cache_dir() / f"protected-{key['kind']}-{digest}"
+    base = cache_dir() / f"protected-{key['kind']}-{key_digest(key)}"
     data_path, log_path = base.with_suffix(".data.parquet"), base.with_suffix(".log.parquet")
     hier = hierarchy()
     if data_path.is_file() and log_path.is_file():
@@ -664,7 +649,7 @@ def cached_protect(
             additive=additive,
         )
     table = protect_linked(
-        counts,
+        counts() if callable(counts) else counts,
         unit=UNIT,
         group="variabel",
         code="kod",

@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench import analysis, fmt, paths, stats
+from workbench import analysis, fmt, stats
+from workbench.cache import cache_dir, cached_frame, key_digest
 from workbench.catalogue import code_label, code_order, load_catalogue
 from workbench.dataset import _atomic_write_bytes, extract_date, write_table
 from workbench.disclosure import DisclosureRules, ProtectedTable
@@ -310,13 +311,6 @@ def _level_of(unit: str) -> str:
     return "riket" if unit == NATIONAL else ("lan" if len(unit) == 2 else "kommun")
 
 
-def _cache_dir() -> Any:
-    d = paths.cache_dir()
-    d.mkdir(parents=True, exist_ok=True)
-    d.chmod(0o700)  # model estimates are unprotected numbers: private zone
-    return d
-
-
 # --------------------------------------------------------------------------------------------
 # The report's analysis blocks
 # --------------------------------------------------------------------------------------------
@@ -367,15 +361,17 @@ class AnalysisReport:
     @functools.cached_property
     def protected(self) -> ProtectedTable:
         """Outcome counts of :func:`outcome_counts`, protected over the national linked set."""
-        counts = outcome_counts(
+        counts = functools.partial(
+            outcome_counts,
             self.report.data,
             self.interventions,
             years=self.report.settings.period,
             as_of=self.as_of,
         )
-        additive = dict.fromkeys(counts["variabel"].unique().tolist(), True)
+        # every group's codes add up to its denominator; unlisted groups count as additive, so
+        # no group needs naming (and the nation is tabulated only when the cache misses)
         return cached_protect(
-            counts, additive=additive, rules=self.rules, key=self._key("analysis-outcomes")
+            counts, additive={}, rules=self.rules, key=self._key("analysis-outcomes")
         )
 
     def _log(
@@ -579,20 +575,41 @@ class AnalysisReport:
     @functools.cached_property
     def checked_durations(self) -> CheckedTable:
         """Kaplan–Meier durations by intervention type and time to follow-up, checked."""
+        # One unit at a time: the county's and the nation's estimates are the same for every
+        # report of a batch, so they are computed once and cached.
+        parts = [
+            self._unit_durations(u)
+            if _level_of(u) == "kommun"
+            else self._cached_frame(
+                f"analysis-durations-{u}", functools.partial(self._unit_durations, u)
+            )
+            for u in self.units
+        ]
+        both = pd.concat(parts, ignore_index=True)
+        return check_durations(both.reset_index(drop=True), self.rules)
+
+    def _unit_durations(self, unit: str) -> pd.DataFrame:
+        """Kaplan–Meier durations and time to follow-up of one unit (municipality, county or
+        the nation), unchecked."""
+        level = _level_of(unit)
+        units = analysis.unit_map((level,))
+        keep = units.loc[units["enhet"] == unit, "kommun"].unique()
         ins = self.interventions
-        units = analysis.unit_map(("kommun", "lan", "riket"))
-        keep = units.loc[units["enhet"].isin(self.units), "kommun"].unique()
-        ins = ins[ins["kommun"].isin(keep)]
+        ins = ins[ins["kommun"].isin(keep).to_numpy(dtype=bool)]
         start = self.report.settings.period
         dur = analysis.intervention_durations(
-            ins, as_of=self.as_of, by=["insatstyp"], months=(12,), start_years=start
+            ins,
+            as_of=self.as_of,
+            by=["insatstyp"],
+            months=(12,),
+            start_years=start,
+            levels=(level,),
         ).assign(tabell="langd")
         fu = analysis.time_to_follow_up(
-            ins, as_of=self.as_of, months=(6,), start_years=start
+            ins, as_of=self.as_of, months=(6,), start_years=start, levels=(level,)
         ).assign(tabell="uppfoljning", insatstyp="alla")
         both = pd.concat([dur, fu], ignore_index=True)
-        both = both[both["enhet"].isin(self.units)]
-        return check_durations(both.reset_index(drop=True), self.rules)
+        return both[both["enhet"] == unit].reset_index(drop=True)
 
     def durations(self) -> Block:
         """Median intervention length and share still ongoing after 12 months, per type."""
@@ -675,11 +692,7 @@ class AnalysisReport:
     # -- equal care --------------------------------------------------------------------------
     def _national_model(self, outcome: str) -> EqualCareResult:
         """The national model, cached on disk per dataset, period and package version."""
-        key = self._key(f"equal-care-{outcome}")
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[
-            :24
-        ]
-        base = _cache_dir() / f"model-{outcome}-{digest}"
+        base = cache_dir() / f"model-{outcome}-{key_digest(self._key(f'equal-care-{outcome}'))}"
         est_path, mod_path = (
             base.with_suffix(".estimates.parquet"),
             base.with_suffix(".models.parquet"),
@@ -806,14 +819,7 @@ class AnalysisReport:
 
     def _cached_frame(self, kind: str, compute: Any) -> pd.DataFrame:
         """A national result cached in the private cache (same for every report of a batch)."""
-        key = self._key(kind)
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-        path = _cache_dir() / f"{kind}-{digest[:24]}.parquet"
-        if path.is_file():
-            return pd.read_parquet(path)
-        frame = compute()
-        write_table(frame, path)
-        return frame
+        return cached_frame(self._key(kind), compute)
 
     def _indicator_trends(self, data: pd.DataFrame, ins: pd.DataFrame, level: str) -> pd.DataFrame:
         years = self.report.settings.period
