@@ -104,7 +104,9 @@ __all__ = [
     "AmbiguityAssessment",
     "AmbiguityThresholds",
     "BetweenResult",
+    "NationalEvidence",
     "assess",
+    "national_evidence",
     "assessed_variables",
     "between_municipalities",
     "code_counts",
@@ -2177,6 +2179,63 @@ class AmbiguityAssessment:
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+@dataclass(frozen=True)
+class NationalEvidence:
+    """The evidence :func:`assess` computes over all municipalities, the same for every unit:
+    quality counts, between-municipality variation, the vignette study's agreement, the
+    contradiction counts and the instability tests, for the variables ``names``."""
+
+    names: tuple[str, ...]
+    quality: pd.DataFrame = field(repr=False)
+    between: dict[str, BetweenResult] = field(repr=False)
+    agreement: AgreementEvidence = field(repr=False)
+    #: Ids of the contradiction rules that could be evaluated on the data.
+    rules: tuple[str, ...]
+    contradiction_counts: pd.DataFrame = field(repr=False)
+    instability: dict[str, pd.DataFrame] = field(repr=False)
+
+
+def national_evidence(
+    data: pd.DataFrame,
+    ratings: pd.DataFrame | None = None,
+    *,
+    thresholds: AmbiguityThresholds | None = None,
+    variables: Sequence[str] | None = None,
+    cat: Catalogue | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> NationalEvidence:
+    """The unit-independent part of :func:`assess` (all municipalities' data; see there)."""
+    cat = cat or load_catalogue()
+    th = thresholds or AmbiguityThresholds()
+    names = list(variables) if variables is not None else assessed_variables(cat)
+    data = compact(data)
+    between = {
+        n: between_municipalities(
+            data,
+            n,
+            case_mix=th.case_mix,
+            min_municipalities=th.min_municipalities,
+            min_rows=th.min_rows,
+            cat=cat,
+        )
+        for n in names
+    }
+    rules = [r for r in cat.rules.values() if r.variable in names and _rule_readable(data, r, cat)]
+    return NationalEvidence(
+        names=tuple(names),
+        quality=quality_counts(data, names, cat=cat),
+        between=between,
+        agreement=rater_agreement(ratings, variables=names, cat=cat, n_boot=n_boot, seed=seed),
+        rules=tuple(r.id for r in rules),
+        contradiction_counts=contradiction_counts(data, rules=rules, cat=cat),
+        instability={
+            n: instability(data, n, min_shift=th.shift_min, q_value=th.shift_q, cat=cat)
+            for n in names
+        },
+    )
+
+
 def assess(
     data: pd.DataFrame,
     ratings: pd.DataFrame | None = None,
@@ -2187,6 +2246,7 @@ def assess(
     cat: Catalogue | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    evidence: NationalEvidence | None = None,
 ) -> AmbiguityAssessment:
     """Compute every kind of evidence and rank the variables for a municipality or the nation.
 
@@ -2206,6 +2266,10 @@ def assess(
         municipality has switched off).
     n_boot, seed
         Bootstrap of the agreement intervals.
+    evidence
+        The evidence that is the same for every unit (:func:`national_evidence` of the same
+        data, ratings, thresholds and variables), e.g. computed once per batch; computed here
+        when not given.
 
     Returns
     -------
@@ -2216,27 +2280,20 @@ def assess(
     names = list(variables) if variables is not None else assessed_variables(cat)
     national = kommun == NATIONAL
     data = compact(data)
-    quality = quality_counts(data, names, cat=cat)
-    nr = nonresponse(data, kommun=kommun, variables=names, cat=cat, counts=quality)
-    between = {
-        n: between_municipalities(
-            data,
-            n,
-            case_mix=th.case_mix,
-            min_municipalities=th.min_municipalities,
-            min_rows=th.min_rows,
-            cat=cat,
+    if evidence is None:
+        evidence = national_evidence(
+            data, ratings, thresholds=th, variables=names, cat=cat, n_boot=n_boot, seed=seed
         )
-        for n in names
-    }
+    elif list(evidence.names) != names:
+        raise ValueError(
+            f"national evidence was computed for {list(evidence.names)}, not for {names}"
+        )
+    quality, between, agr = evidence.quality, evidence.between, evidence.agreement
+    ccounts, inst = evidence.contradiction_counts, evidence.instability
+    rules = [cat.rules[r] for r in evidence.rules]
+    nr = nonresponse(data, kommun=kommun, variables=names, cat=cat, counts=quality)
     res = residual_use(data, kommun=kommun, variables=names, between=between, cat=cat)
-    agr = rater_agreement(ratings, variables=names, cat=cat, n_boot=n_boot, seed=seed)
-    rules = [r for r in cat.rules.values() if r.variable in names and _rule_readable(data, r, cat)]
-    ccounts = contradiction_counts(data, rules=rules, cat=cat)
     con = contradictions(data, kommun=kommun, rules=rules, cat=cat, counts=ccounts)
-    inst = {
-        n: instability(data, n, min_shift=th.shift_min, q_value=th.shift_q, cat=cat) for n in names
-    }
     feedback = (
         None
         if national

@@ -95,3 +95,22 @@ def cached_frame(key: Mapping[str, Any], compute: Callable[[], pd.DataFrame]) ->
     frame = compute()
     write_table(frame, path)
     return frame
+
+
+def cached_object(key: Mapping[str, Any], compute: Callable[[], Any]) -> Any:
+    """The Python object stored under ``key`` (pickled), or ``compute()`` stored and returned.
+
+    For results that are not one frame (e.g. several frames and result objects). The cache is
+    written only by this package, in a private folder, so unpickling reads our own files.
+    """
+    import pickle
+
+    from workbench.dataset import _atomic_write_bytes
+
+    path = cache_dir() / f"{key['kind']}-{key_digest(key)}.pickle"
+    if path.is_file():
+        with path.open("rb") as fh:
+            return pickle.load(fh)  # noqa: S301 - our own private cache, see the docstring
+    value = compute()
+    _atomic_write_bytes(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    return value

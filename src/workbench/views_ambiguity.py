@@ -39,6 +39,7 @@ from workbench.ambiguity import (
     STATUS_NOT_APPLICABLE,
     AmbiguityAssessment,
     AmbiguityThresholds,
+    NationalEvidence,
     assess,
     assessed_variables,
     code_counts,
@@ -46,9 +47,11 @@ from workbench.ambiguity import (
     level_contradiction,
     level_nonresponse,
     level_residual,
+    national_evidence,
     rank_variables,
     residual_by_year_counts,
 )
+from workbench.cache import cached_frame, cached_object
 from workbench.catalogue import load_catalogue
 from workbench.dataset import DatasetError, load_registrations, read_manifest, read_table
 from workbench.disclosure import DisclosureRules, ProtectedTable
@@ -153,6 +156,31 @@ class AmbiguityReport:
         return [v for v in assessed_variables() if v not in self.settings.variables_off]
 
     @functools.cached_property
+    def evidence(self) -> NationalEvidence:
+        """The unit-independent evidence (all municipalities), computed once per batch."""
+        s = self.settings
+        key = cache_key(
+            "ambiguity-national",
+            manifest=self.manifest,
+            period=s.period,
+            rules=s.disclosure,
+            thresholds=repr(self.thresholds),
+            variables=self.variables,
+            n_boot=self.n_boot,
+        )
+        return cached_object(
+            key,
+            functools.partial(
+                national_evidence,
+                self.data,
+                self.ratings,
+                thresholds=self.thresholds,
+                variables=self.variables,
+                n_boot=self.n_boot,
+            ),
+        )
+
+    @functools.cached_property
     def assessment(self) -> AmbiguityAssessment:
         return assess(
             self.data,
@@ -161,6 +189,7 @@ class AmbiguityReport:
             thresholds=self.thresholds,
             variables=self.variables,
             n_boot=self.n_boot,
+            evidence=self.evidence,
         )
 
     # -- protected tables (one linked set for the whole country, cached per batch) -------------
@@ -201,7 +230,17 @@ class AmbiguityReport:
     @functools.cached_property
     def protected_residual_years(self) -> dict[str, ProtectedTable]:
         """Rows with a residual code per year, per variable with a residual code."""
-        counts = residual_by_year_counts(self.data, self.variables, years=self.settings.period)
+        s = self.settings
+        key = cache_key(
+            "ambiguity-residual-counts",
+            manifest=self.manifest,
+            period=s.period,
+            rules=s.disclosure,
+            variables=self.variables,
+        )
+        counts = cached_frame(  # national counts: the same for every report of a batch
+            key, lambda: residual_by_year_counts(self.data, self.variables, years=s.period)
+        )
         out = {}
         for var in dict.fromkeys(g.split("|")[0] for g in counts[_GROUP]):
             part = counts[counts[_GROUP].str.startswith(f"{var}|")]
