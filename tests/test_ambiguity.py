@@ -728,3 +728,18 @@ def test_plot_funnel_draws_only_published_points_and_rings_the_own_municipality(
     assert len(inside) == 2 and len(outside) == 1 and len(ring) == 1  # D is far outside
     assert outside[0][1] == pytest.approx(0.6) and ring[0][1] == pytest.approx(0.6)
     assert [t.get_text() for t in ax.texts] == ["D"]
+
+
+def test_assess_with_precomputed_national_evidence_gives_the_same_assessment(county):
+    """A batch computes the unit-independent evidence once (views_ambiguity caches it): every
+    unit's assessment must be exactly what assess() computes on its own."""
+    data, ratings, _ = county
+    names = amb.assessed_variables()[:6]
+    ev = amb.national_evidence(data, ratings, variables=names, n_boot=50)
+    for unit in ("2281", amb.NATIONAL):
+        alone = amb.assess(data, ratings, kommun=unit, variables=names, n_boot=50)
+        shared = amb.assess(data, ratings, kommun=unit, variables=names, n_boot=50, evidence=ev)
+        pd.testing.assert_frame_equal(alone.ranking, shared.ranking)
+        pd.testing.assert_frame_equal(alone.contradictions, shared.contradictions)
+    with pytest.raises(ValueError, match="computed for"):
+        amb.assess(data, ratings, kommun="2281", variables=names[:3], evidence=ev)
