@@ -31,7 +31,7 @@ def lonely_dataset(small_dataset, tmp_path_factory) -> Path:
     """The small dataset cut to one municipality, without any vignette ratings."""
     tables = {
         t: dataset.read_table(small_dataset, t).query("kommun == @ONLY")
-        for t in dataset.KEY_COLUMNS
+        for t in dataset.CORE_TABLES
     }
     tables["vignette_ratings"] = tables["vignette_ratings"].iloc[:0]
     out = tmp_path_factory.mktemp("lonely") / "data"

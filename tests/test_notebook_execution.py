@@ -30,7 +30,7 @@ def empty_dataset(small_dataset, tmp_path_factory) -> Path:
     """The small dataset with every row of one municipality removed (an empty municipality)."""
     tables = {
         t: dataset.read_table(small_dataset, t).query("kommun != @EMPTY")
-        for t in dataset.KEY_COLUMNS
+        for t in dataset.CORE_TABLES
     }
     out = tmp_path_factory.mktemp("empty") / "data"
     dataset.write_dataset(tables, out, source="test: small synthetic without 2283")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.params import RUN_PARAMETERS
+from workbench.params import NOTEBOOK_PARAMETERS, RUN_PARAMETERS
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = sorted((ROOT / "notebooks" / "reports").glob("*.ipynb"))
@@ -52,6 +52,11 @@ def test_template_has_one_parameters_cell_right_after_title(path):
     assert cells[0]["cell_type"] == "markdown" and _src(cells[0]).startswith("# ")
 
 
+def _parameters(path):
+    """The run parameters every report takes, then the notebook's own (if any)."""
+    return (*RUN_PARAMETERS, *NOTEBOOK_PARAMETERS.get(path.stem, ()))
+
+
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
 def test_parameters_cell_is_annotated_literals_matching_the_schema(path):
     cell = _cells(path)[1]
@@ -64,7 +69,7 @@ def test_parameters_cell_is_annotated_literals_matching_the_schema(path):
         found[node.target.id] = (node.annotation.id, node.value.value)
     for line in src.splitlines():
         assert "#" in line, f"parameter without a trailing comment: {line}"
-    expected = {p.name: (p.type.__name__, p.default) for p in RUN_PARAMETERS}
+    expected = {p.name: (p.type.__name__, p.default) for p in _parameters(path)}
     assert found == expected
 
 
@@ -121,7 +126,7 @@ def test_papermill_infers_every_parameter_with_its_help_text(path):
     import papermill as pm
 
     inferred = pm.inspect_notebook(str(path))
-    assert set(inferred) == {p.name for p in RUN_PARAMETERS}
-    for p in RUN_PARAMETERS:
+    assert set(inferred) == {p.name for p in _parameters(path)}
+    for p in _parameters(path):
         assert inferred[p.name]["inferred_type_name"] == "str"
         assert inferred[p.name]["help"] == p.help

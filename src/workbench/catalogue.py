@@ -23,7 +23,13 @@ Level = Literal["individual", "operational", "national"]
 VarType = Literal["code", "multi", "date", "integer", "boolean"]
 CodeKind = Literal["valid", "residual", "unknown", "not_assessable"]
 
-TABLES = ("children", "interventions", "registrations", "vignette_ratings", "survey")
+#: Tables every canonical dataset has (the case-level follow-up and its studies).
+CORE_TABLES = ("children", "interventions", "registrations", "vignette_ratings", "survey")
+#: Tables a dataset may lack (issue 10: placement providers and the children's survey); their
+#: variables live in :attr:`Catalogue.optional_table_variables`, not in
+#: :attr:`Catalogue.variables`.
+OPTIONAL_TABLES = ("providers", "placements", "provider_ratings", "child_survey")
+TABLES = CORE_TABLES + OPTIONAL_TABLES
 _CATEGORIES = ("background", "process", "result")
 _LEVELS = ("individual", "operational", "national")
 _TYPES = ("code", "multi", "date", "integer", "boolean")
@@ -96,6 +102,8 @@ class Variable:
     unit_sv: str | None = None
     groups_of: str | None = None
     applies_when: Mapping[str, str] = field(default_factory=dict)
+    #: Further tables that carry this variable as a column (e.g. ``kon`` in ``child_survey``).
+    also_in: tuple[str, ...] = ()
 
     def label(self, lang: str = "sv") -> str:
         return self.sv if lang == "sv" else self.en
@@ -208,6 +216,15 @@ class Catalogue:
     variables: Mapping[str, Variable]
     survey_questions: Mapping[str, SurveyQuestion]
     rules: Mapping[str, Rule] = field(default_factory=dict)
+    #: Variables of the optional tables (:data:`OPTIONAL_TABLES`). Kept apart from
+    #: :attr:`variables` (the case-level variables that reports, ingest and the ambiguity analysis
+    #: iterate over); :meth:`variable`, :meth:`of_table` and :attr:`all_variables` see both.
+    optional_table_variables: Mapping[str, Variable] = field(default_factory=dict)
+
+    @property
+    def all_variables(self) -> dict[str, Variable]:
+        """Every variable of every table (case-level first, then the optional tables')."""
+        return {**self.variables, **self.optional_table_variables}
 
     def rules_for(self, variable: str) -> list[Rule]:
         """Contradiction rules that judge ``variable``."""
@@ -217,12 +234,14 @@ class Catalogue:
         try:
             return self.variables[name]
         except KeyError:
+            if name in self.optional_table_variables:
+                return self.optional_table_variables[name]
             raise KeyError(
                 f"Unknown variable {name!r}. Call workbench.list_variables() to see the catalogue."
             ) from None
 
     def of_table(self, table: str) -> list[Variable]:
-        return [v for v in self.variables.values() if v.table == table]
+        return [v for v in self.all_variables.values() if v.table == table or table in v.also_in]
 
     def groups(self, variable: str) -> dict[str, str]:
         """Code → group for a code list with groups (e.g. insatstyp → oppenvard/placering)."""
@@ -230,9 +249,10 @@ class Catalogue:
         assert var.codelist is not None
         return {c.code: c.group for c in var.codelist.codes if c.group}
 
-    def to_frame(self) -> pd.DataFrame:
+    def to_frame(self, *, table: str | None = None) -> pd.DataFrame:
+        """One row per variable: the case-level ones, or those of ``table`` (any table)."""
         rows = []
-        for v in self.variables.values():
+        for v in self.variables.values() if table is None else self.of_table(table):
             rows.append(
                 {
                     "variabel": v.name,
@@ -241,7 +261,7 @@ class Catalogue:
                     "kategori": v.category,
                     "niva": ", ".join(v.levels),
                     "typ": v.type,
-                    "tabell": v.table,
+                    "tabell": v.table if table is None else table,
                     "officiell_minimum": v.official_minimum,
                     "valfri": v.optional,
                     "harledd": v.derived,
@@ -471,6 +491,9 @@ def parse_catalogue(raw: Mapping[str, Any], *, path: Path) -> Catalogue:
         where = f"variable #{i + 1} ({name!r})"
         if not isinstance(name, str) or not name.isidentifier() or MULTI_SEP in name:
             raise _fail(where, "name must be a Python identifier without '__'")
+        also_in = tuple(v.get("also_in") or ())
+        if any(t not in OPTIONAL_TABLES for t in also_in):
+            raise _fail(where, f"also_in must list tables among {OPTIONAL_TABLES}")
         if name in variables:
             raise _fail(where, "duplicate variable name")
         if v.get("table") not in TABLES:
@@ -508,12 +531,15 @@ def parse_catalogue(raw: Mapping[str, Any], *, path: Path) -> Catalogue:
             unit_sv=v.get("unit_sv"),
             groups_of=v.get("groups_of"),
             applies_when=dict(v.get("applies_when") or {}),
+            also_in=also_in,
         )
     for name, var in variables.items():
         if var.groups_of and var.groups_of not in variables:
             raise _fail(f"variable {name!r}", f"groups_of {var.groups_of!r} is not a variable")
         if var.optional and var.official_minimum:
             raise _fail(f"variable {name!r}", "an official-minimum variable cannot be optional")
+    optional_vars = {n: v for n, v in variables.items() if v.table in OPTIONAL_TABLES}
+    variables = {n: v for n, v in variables.items() if n not in optional_vars}
     questions = {
         q["name"]: SurveyQuestion(q["name"], q["sv"], q["en"])
         for q in raw.get("survey_questions") or []
@@ -526,6 +552,7 @@ def parse_catalogue(raw: Mapping[str, Any], *, path: Path) -> Catalogue:
         variables=variables,
         survey_questions=questions,
         rules=parse_rules(raw.get("rules"), variables),
+        optional_table_variables=optional_vars,
     )
 
 
@@ -544,12 +571,18 @@ def load_catalogue(path: str | None = None) -> Catalogue:
     return parse_catalogue(raw, path=p)
 
 
-def list_variables(*, category: str | None = None, optional: bool | None = None) -> pd.DataFrame:
+def list_variables(
+    *, category: str | None = None, optional: bool | None = None, table: str | None = None
+) -> pd.DataFrame:
     """The catalogue as a table: one row per variable, with labels, type, level and code list.
 
-    Printed in a notebook it shows every follow-up variable the workbench knows.
+    Printed in a notebook it shows every follow-up variable the workbench knows. ``table``
+    lists the variables of one table instead, e.g. ``"child_survey"`` or ``"provider_ratings"``
+    (the optional tables' variables are listed only this way).
     """
-    df = load_catalogue().to_frame()
+    if table is not None and table not in TABLES:
+        raise KeyError(f"Unknown table {table!r}; tables: {', '.join(TABLES)}")
+    df = load_catalogue().to_frame(table=table)
     if category is not None:
         df = df[df["kategori"] == category]
     if optional is not None:

@@ -1,9 +1,12 @@
 """The canonical dataset: table layouts, schemas generated from the catalogue, parquet I/O.
 
 Tables (see ``README.md`` "Data model"): ``children``, ``interventions``, ``registrations``,
-``vignette_ratings`` and ``survey``. Identifiers are pseudonymous only. Single-code variables are
-string columns holding catalogue codes (missing = not filled in); multi-select variables are one
-nullable boolean column per code named ``<variable>__<code>`` (all missing = not filled in).
+``vignette_ratings`` and ``survey``, and the optional tables of placement providers and the
+children's survey (``providers``, ``placements``, ``provider_ratings``, ``child_survey``): a
+dataset without them is valid, and :func:`read_table` returns them empty. Identifiers are
+pseudonymous only. Single-code variables are string columns holding catalogue codes (missing = not filled in);
+multi-select variables are one nullable boolean column per code named ``<variable>__<code>`` (all
+missing = not filled in).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import pandas as pd
 import pandera.pandas as pa
 
 from workbench import __version__, paths
-from workbench.catalogue import Catalogue, load_catalogue
+from workbench.catalogue import CORE_TABLES, Catalogue, load_catalogue
+from workbench.catalogue import OPTIONAL_TABLES as _OPTIONAL_TABLES
 from workbench.municipalities import list_municipalities
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,24 @@ KEY_COLUMNS: dict[str, dict[str, str]] = {
         "besvarad": "bool",
         "svar": "boolean",
     },
+    # optional tables (issue 10)
+    "providers": {"utforare_id": "str", "utforare_namn": "str", "lan": "str"},
+    "placements": {
+        "placering_id": "str",
+        "barn_id": "str",
+        "insats_id": "str",
+        "kommun": "str",
+        "utforare_id": "str",
+        "ar": "Int64",
+    },
+    "provider_ratings": {
+        "bedomning_id": "str",
+        "placering_id": "str",
+        "utforare_id": "str",
+        "kommun": "str",
+        "ar": "Int64",
+    },
+    "child_survey": {"enkat_id": "str", "kommun": "str", "ar": "Int64", "besvarad": "bool"},
 }
 #: Columns that identify a row of each table.
 UNIQUE_KEYS: dict[str, list[str]] = {
@@ -60,7 +82,19 @@ UNIQUE_KEYS: dict[str, list[str]] = {
     "registrations": ["registrering_id"],
     "vignette_ratings": ["vinjett_id", "bedomare_id", "variabel"],
     "survey": ["kommun", "ar", "fraga"],
+    "providers": ["utforare_id"],
+    "placements": ["placering_id"],
+    "provider_ratings": ["bedomning_id"],
+    "child_survey": ["enkat_id"],
 }
+#: Tables a dataset may lack: :func:`write_dataset` writes them when given, :func:`read_table`
+#: returns them empty (with their columns and dtypes) when the manifest does not list them.
+OPTIONAL_TABLES: frozenset[str] = frozenset(_OPTIONAL_TABLES)
+#: Key columns with their own format instead of the pseudonymous-id pattern (providers are
+#: organisations with public names: ``P`` + 5 digits; counties: 2 digits).
+KEY_PATTERNS: dict[str, str] = {"utforare_id": r"^P[0-9]{5}$", "lan": r"^[0-9]{2}$"}
+#: Key columns that may be missing, per table (a placement's intervention is not always known).
+NULLABLE_KEYS: dict[str, tuple[str, ...]] = {"placements": ("insats_id",)}
 #: Pseudonymous identifiers: a prefix letter and 16 hex digits (never a personnummer).
 ID_PATTERN = r"^[A-Z][0-9a-f]{16}$"
 TABLE_FILES = {name: f"{name}.parquet" for name in KEY_COLUMNS}
@@ -97,7 +131,9 @@ def schema(table: str, cat: Catalogue | None = None) -> pa.DataFrameSchema:
     columns: dict[str, pa.Column] = {}
     for col, dtype in KEY_COLUMNS[table].items():
         checks = []
-        if col == "kommun":
+        if col in KEY_PATTERNS:
+            checks.append(pa.Check.str_matches(KEY_PATTERNS[col]))
+        elif col == "kommun":
             checks.append(pa.Check.isin(kommuner))
         elif col.endswith("_id"):
             checks.append(pa.Check.str_matches(ID_PATTERN))
@@ -105,7 +141,8 @@ def schema(table: str, cat: Catalogue | None = None) -> pa.DataFrameSchema:
             checks.append(pa.Check.isin(list(cat.survey_questions)))
         elif col == "variabel":
             checks.append(pa.Check.isin(list(cat.variables)))
-        columns[col] = pa.Column(dtype, checks=checks, nullable=col in ("varde", "svar"))
+        nullable = col in ("varde", "svar") or col in NULLABLE_KEYS.get(table, ())
+        columns[col] = pa.Column(dtype, checks=checks, nullable=nullable)
     for var in cat.of_table(table):
         for col in var.columns:
             checks = []
@@ -143,9 +180,54 @@ def conform(table: str, df: pd.DataFrame, cat: Catalogue | None = None) -> pd.Da
 
 
 def validate(table: str, df: pd.DataFrame, cat: Catalogue | None = None) -> pd.DataFrame:
-    """Validate one table against its generated schema (lazy: all problems reported at once)."""
+    """Validate one table against its generated schema (lazy: all problems reported at once).
+
+    First one vectorised pass over exactly the schema's rules (columns, dtypes, non-null
+    columns, its ``isin``/``str_matches``/``in_range`` checks, unique keys), mostly in Arrow and
+    numpy: a table that passes is returned as it is, without pandera's per-check machinery
+    (which holds the GIL and slows the tables written beside it). Any failure, or a rule the
+    pass does not know, goes to pandera, which reports every problem as before.
+    """
+    import operator
+
+    from pandera.engines.pandas_engine import Engine
+
+    sch = schema(table, cat)
+
+    def passes() -> bool:
+        if sch.checks or set(df.columns) != set(sch.columns) or df.columns.duplicated().any():
+            return False
+        for name, col in sch.columns.items():
+            s = df[name]
+            if col.unique or col.regex or col.dtype is None:
+                return False
+            if col.dtype.check(Engine.dtype(s.dtype)) is not True:
+                return False
+            if not col.nullable and s.hasnans:
+                return False
+            for check in col.checks:  # pandera's checks ignore missing values
+                stats = check.statistics
+                if check.name == "isin":  # on the distinct values: a few dozen codes
+                    distinct = pd.Series(pd.unique(s), dtype=s.dtype).dropna()
+                    ok = distinct.isin(stats["allowed_values"])
+                elif check.name == "str_matches":
+                    values = s.dropna() if s.hasnans else s
+                    ok = values.str.match(stats["pattern"], na=False)
+                elif check.name == "in_range":  # missing compares as missing: skipped by all()
+                    values = s
+                    low = operator.le if stats["include_min"] else operator.lt
+                    high = operator.ge if stats["include_max"] else operator.gt
+                    ok = low(stats["min_value"], values) & high(stats["max_value"], values)
+                else:
+                    return False
+                if not ok.all():
+                    return False
+        return not (sch.unique and df.duplicated(subset=list(sch.unique)).any())
+
+    if passes():
+        return df
     try:
-        return schema(table, cat).validate(df, lazy=True)
+        return sch.validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
         # failure_cases may hold raw values: report column, check and count only.
         fc = exc.failure_cases
@@ -221,13 +303,20 @@ def write_dataset(
     """Conform, validate and write every canonical table plus ``manifest.json``.
 
     The manifest records each file's SHA-256 and row count, the catalogue version, the package
-    version and ``source`` (e.g. ``"synth seed=20261123"``); later reports cite it.
+    version and ``source`` (e.g. ``"synth seed=20261123"``); later reports cite it. The core tables
+    are required; the optional ones (:data:`OPTIONAL_TABLES`) are written when given.
     """
     cat = cat or load_catalogue()
     out_dir.mkdir(parents=True, exist_ok=True)
-    missing = [name for name in KEY_COLUMNS if name not in tables]
+    missing = [name for name in CORE_TABLES if name not in tables]
     if missing:
         raise DatasetError(f"write_dataset: table {missing[0]!r} is missing")
+    unknown = sorted(set(tables) - set(KEY_COLUMNS))
+    if unknown:
+        raise DatasetError(
+            f"write_dataset: unknown table {unknown[0]!r}; tables: {', '.join(KEY_COLUMNS)}"
+        )
+    names = [name for name in KEY_COLUMNS if name in tables]
 
     def one(name: str) -> tuple[str, dict[str, Any]]:
         df = validate(name, conform(name, tables[name], cat), cat)
@@ -240,7 +329,7 @@ def write_dataset(
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        info: dict[str, Any] = dict(pool.map(one, KEY_COLUMNS))
+        info: dict[str, Any] = dict(pool.map(one, names))
     content = {
         "source": source,
         "catalogue_version": cat.version,
@@ -290,8 +379,16 @@ def read_table(
     columns: Iterable[str] | None = None,
     kommuner: Iterable[str] | None = None,
 ) -> pd.DataFrame:
-    """Read one canonical table, optionally only some columns and municipalities (parquet filters)."""
+    """Read one canonical table, optionally only some columns and municipalities (parquet filters).
+
+    An optional table (:data:`OPTIONAL_TABLES`) that the manifest does not list is returned empty,
+    with the table's columns and dtypes.
+    """
     manifest = read_manifest(data_dir)
+    if kommuner is not None and "kommun" not in KEY_COLUMNS[table]:
+        raise DatasetError(f"table {table!r} has no kommun column; read it without kommuner=")
+    if table in OPTIONAL_TABLES and table not in manifest.content.get("tables", {}):
+        return empty_table(table, columns=columns)
     path = manifest.data_dir / TABLE_FILES[table]
     if not path.is_file():
         raise DatasetError(f"{path} is missing; the dataset in {manifest.data_dir} is incomplete.")
@@ -317,4 +414,64 @@ def load_registrations(
     chi = read_table(data_dir, "children", kommuner=kommuner).drop(columns=["kommun"])
     out = reg.merge(ins.drop(columns=["barn_id"]), on="insats_id", how="left", validate="m:1")
     out = out.merge(chi, on="barn_id", how="left", validate="m:1")
+    return out.reset_index(drop=True)
+
+
+def empty_table(
+    table: str, *, columns: Iterable[str] | None = None, cat: Catalogue | None = None
+) -> pd.DataFrame:
+    """A table with no rows and exactly the canonical columns and dtypes of ``table``."""
+    cols = table_columns(table, cat)
+    wanted = list(columns) if columns is not None else list(cols)
+    return pd.DataFrame({c: pd.Series(dtype=cols[c]) for c in wanted})
+
+
+def has_table(data_dir: str | os.PathLike[str], table: str) -> bool:
+    """Whether the dataset's manifest lists ``table`` (optional tables may be absent)."""
+    return table in read_manifest(data_dir).content.get("tables", {})
+
+
+def load_placements(
+    data_dir: str | os.PathLike[str],
+    *,
+    kommuner: Iterable[str] | None = None,
+    years: tuple[int, int] | None = None,
+) -> pd.DataFrame:
+    """Placements joined with their provider: one row per placement.
+
+    ``kommuner`` selects the placing municipalities and ``years`` the start years (``ar``). The
+    provider's columns are ``utforare_namn``, ``utforartyp``, ``regi`` and ``utforare_lan`` (the
+    provider's county, not the placing municipality's). Empty when the dataset has no placements.
+    """
+    pl = read_table(data_dir, "placements", kommuner=kommuner)
+    if years is not None:
+        pl = pl[(pl["ar"] >= years[0]) & (pl["ar"] <= years[1])]
+    prov = read_table(data_dir, "providers").rename(columns={"lan": "utforare_lan"})
+    out = pl.merge(prov, on="utforare_id", how="left", validate="m:1")
+    return out.reset_index(drop=True)
+
+
+def load_provider_ratings(
+    data_dir: str | os.PathLike[str],
+    *,
+    kommuner: Iterable[str] | None = None,
+    years: tuple[int, int] | None = None,
+) -> pd.DataFrame:
+    """Ratings joined with their provider and placement: one row per rating.
+
+    ``years`` selects the rating years (``ar``). Added columns: the provider's ``utforare_namn``,
+    ``utforartyp``, ``regi``, ``utforare_lan`` and the placement's ``startdatum``, ``slutdatum``,
+    ``placering_avslut`` and ``maluppfyllelse``.
+    """
+    r = read_table(data_dir, "provider_ratings", kommuner=kommuner)
+    if years is not None:
+        r = r[(r["ar"] >= years[0]) & (r["ar"] <= years[1])]
+    prov = read_table(data_dir, "providers").rename(columns={"lan": "utforare_lan"})
+    pl = read_table(
+        data_dir,
+        "placements",
+        columns=["placering_id", "startdatum", "slutdatum", "placering_avslut", "maluppfyllelse"],
+    )
+    out = r.merge(prov, on="utforare_id", how="left", validate="m:1")
+    out = out.merge(pl, on="placering_id", how="left", validate="m:1")
     return out.reset_index(drop=True)

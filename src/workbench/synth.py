@@ -2813,6 +2813,12 @@ def generate(config: SynthConfig | None = None) -> tuple[dict[str, pd.DataFrame]
                 var
             ]
     truth = _ground_truth(w, tables, reports, quirks, vignette_meta, survey_meta, expected)
+    # issue 10: the optional provider and children's survey tables (own module and streams)
+    from workbench.synth_followup import generate_followup
+
+    followup, followup_truth = generate_followup(tables, cfg)
+    tables.update(followup)
+    truth.update(followup_truth)
     return tables, truth
 
 

@@ -57,6 +57,7 @@ _TOP_KEYS = {
     "multi",
     "values",
     "ignore",
+    "table",  # an export of an optional table (workbench.ingest.tables), not a case export
 }
 _FILE_KEYS = {"encoding", "delimiter", "decimal", "date_format", "sheet", "header_row"}
 _TRUE = ("1", "ja", "j", "x", "sant", "true", "yes", "y")
@@ -107,6 +108,9 @@ class Profile:
     multi: Mapping[str, MultiSpec]
     values: Mapping[str, Mapping[str, str]]  # variable → normalised spelling → code
     ignore: tuple[str, ...]
+    #: None for a case export; else the optional table the export feeds (``placements``:
+    #: providers, placements and ratings; ``child_survey``), see :mod:`workbench.ingest.tables`.
+    table: str | None = None
 
     # -- what the reader needs --------------------------------------------------------------
     def all_spellings(self) -> list[str]:
@@ -220,6 +224,10 @@ def parse_profile(raw: Mapping[str, Any], *, path: Path, cat: Catalogue | None =
         raise ProfileError(
             f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}."
         )
+    if raw.get("table") is not None:
+        from workbench.ingest.tables import parse_table_profile
+
+        return parse_table_profile(raw, path=path, cat=cat)
     name = str(raw.get("name") or path.stem)
     f = raw.get("file") or {}
     bad = set(f) - _FILE_KEYS
