@@ -36,6 +36,7 @@ EXPECTED_H2 = [
     "Resultat",
     "Likvärdig vård",
     "Jämförelser",
+    "Barns och ungas röst",
     "Otydliga variabler och rekommendationer",
     "Lärdomar och nästa steg",
     "Bilaga A: Variabler och kodlistor",
@@ -312,3 +313,24 @@ def test_final_report_appendix_shows_code_list_status(final_reports):
     assert "Kodlistans status" in text
     assert "officiell" in text and "preliminär (platshållare)" in text
     assert re.search(r"<code>[0-9a-f]{64}</code>", text)  # full manifest checksums
+
+
+@pytest.mark.kernel
+@pytest.mark.xdist_group("kernel")
+def test_final_report_voice_section_shows_items_with_intervals_and_links_report_60(
+    final_reports, tiny_code
+):
+    def section(code: str) -> str:
+        text = final_reports[code].read_text(encoding="utf-8")
+        anchor = heading_anchor("Barns och ungas röst")
+        return text.split(f'id="{anchor}"', 1)[1].split("<h2", 1)[0]
+
+    big = section("0180")
+    for item in ("Jag känner mig trygg", "Jag blir lyssnad på", "Jag vet vad som ska hända"):
+        assert item in big
+    assert "Svarsfrekvens: Stockholm" in big and "Stockholms län" in big and "Riket" in big
+    assert "95 % KI" in big and re.search(r"\d+–\d+\s%", big)  # intervals
+    assert 'href="0180-stockholm-60-childrens-voice.html"' in big
+    national = section("0000")
+    assert 'href="0000-riket-60-childrens-voice.html"' in national
+    assert f'href="{tiny_code}-' in section(tiny_code)

@@ -157,6 +157,13 @@ def ingest(
     report_dir: Annotated[
         Path | None, typer.Option(help="Folder for report, problems and quarantine")
     ] = None,
+    into: Annotated[
+        Path | None,
+        typer.Option(
+            help="Existing dataset to add the tables of a provider or survey profile to "
+            "(profiles with table:; without --into they make a new dataset in --out)"
+        ),
+    ] = None,
 ) -> None:
     """Ingest municipal exports: validate, pseudonymise, quarantine bad rows, write the dataset.
 
@@ -178,19 +185,47 @@ def ingest(
         ref = dt.date.fromisoformat(reference_date) if reference_date else None
     except ValueError:
         _fail(f"--reference-date {reference_date!r} is not a date YYYY-MM-DD.")
+    from workbench.dataset import DatasetError
+    from workbench.ingest.profile import load_profile
+    from workbench.ingest.tables import TableIngestError, ingest_tables
+
     try:
         key = load_key(key_file)
-        result = run_ingest(
-            files,
-            profile=profile,
-            out_dir=paths.resolve(out),
-            key=key,
-            kommun=kommun,
-            reference_date=ref,
-            accept_quarantine=accept_quarantine,
-            report_dir=paths.resolve(report_dir) if report_dir else None,
-        )
-    except (IngestError, ProfileError, ExportError, PseudonymKeyError, InvalidCodeError) as exc:
+        prof = load_profile(profile)
+        if prof.table is not None:  # provider follow-up or children's survey (issue 10)
+            result = ingest_tables(
+                files,
+                profile=prof,
+                into=paths.resolve(into) if into else None,
+                out_dir=None if into else paths.resolve(out),
+                key=key,
+                kommun=kommun,
+                reference_date=ref,
+                accept_quarantine=accept_quarantine,
+                report_dir=paths.resolve(report_dir) if report_dir else None,
+            )
+        elif into is not None:
+            _fail(f"--into is for profiles with table: (e.g. barnenkat); {profile!r} is not one.")
+        else:
+            result = run_ingest(
+                files,
+                profile=prof,
+                out_dir=paths.resolve(out),
+                key=key,
+                kommun=kommun,
+                reference_date=ref,
+                accept_quarantine=accept_quarantine,
+                report_dir=paths.resolve(report_dir) if report_dir else None,
+            )
+    except (
+        IngestError,
+        ProfileError,
+        ExportError,
+        PseudonymKeyError,
+        InvalidCodeError,
+        TableIngestError,
+        DatasetError,
+    ) as exc:
         _fail(str(exc))
     table = Table("fil", "lästa", "accepterade", "karantän", "dubbletter", "strukturrader")
     for r in result.files.itertuples(index=False):
@@ -460,9 +495,103 @@ def run(
     )
 
 
+@app.command("provider-report")
+def provider_report(
+    kommun: Annotated[
+        str, typer.Option("--kommun", "-k", help="Kommunkod, e.g. 2281; 0000 for the nation")
+    ],
+    provider: Annotated[
+        str, typer.Option("--provider", help="Provider code, e.g. P00042 (default: all)")
+    ] = "",
+    type_: Annotated[
+        str,
+        typer.Option("--type", help="Provider type: hvb, familjehemsorg or stodboende"),
+    ] = "",
+    period: Annotated[str, typer.Option(help='"YYYY-YYYY"; default from parameters')] = "",
+    data_dir: Annotated[str, typer.Option(help="Canonical dataset folder")] = "",
+    audience: Annotated[str, typer.Option(help="public or internal")] = "",
+    timeout: Annotated[int, typer.Option(help="Seconds allowed for the report")] = 600,
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild even if the inputs have not changed")
+    ] = False,
+    list_providers: Annotated[
+        bool, typer.Option("--list", help="List the providers' codes, names and types and exit")
+    ] = False,
+) -> None:
+    """Placement-provider report on demand (notebook 50-placement-providers): per provider,
+    placements ended as planned or in a breakdown, goal attainment, the social workers' ratings
+    with intervals, compared with all providers of the same type. Writes the HTML report and an
+    Excel summary for procurement beside it and prints their paths.
+
+    Without --provider the report shows the providers located in the municipality's county
+    (all providers for --kommun 0000), optionally only those of --type."""
+    from workbench.municipalities import InvalidCodeError, normalise_kommun
+    from workbench.params import ParameterError, check_provider_parameters, load_settings
+    from workbench.run import run_reports
+
+    try:
+        code = normalise_kommun(kommun)
+        utforare, utforartyp = check_provider_parameters(provider, type_)
+        settings = load_settings(kommun=code, period=period, data_dir=data_dir, audience=audience)
+        from workbench import providers as pv
+        from workbench.dataset import read_table
+
+        table = read_table(settings.data_dir, "providers")
+        if list_providers:
+            out = Table("kod", "utförare", "typ", "län")
+            for r in table.sort_values("utforare_id").itertuples(index=False):
+                out.add_row(r.utforare_id, r.utforare_namn, r.utforartyp, r.lan)
+            Console().print(out)
+            raise typer.Exit(0)
+        if table.empty:
+            _fail(
+                f"The dataset in {settings.data_dir} has no provider tables (providers, "
+                "placements, provider_ratings); generate the demo data with `workbench synth`."
+            )
+        pv.check_selection(table, utforare=utforare, utforartyp=utforartyp)
+    except (InvalidCodeError, ParameterError) as exc:
+        _fail(str(exc))
+    results = run_reports(
+        [code],
+        notebook="50-placement-providers",
+        period=period,
+        data_dir=data_dir,
+        audience=audience,
+        timeout=timeout,
+        jobs=1,
+        force=force,
+        extra={"utforare": utforare, "utforartyp": utforartyp},
+    )
+    res = results[0]
+    if not res.ok or res.html is None:
+        typer.echo(
+            f"Rapporten misslyckades / report failed: {res.error_type}, cell {res.error_cell}. "
+            f"Den körda notebooken finns i {paths.runs_dir()} (internt).",
+            err=True,
+        )
+        raise typer.Exit(1)
+    from workbench.excel import provider_summary_path
+
+    typer.echo(f"Rapport: {res.html}" + (" (oförändrad)" if res.skipped else ""))
+    xlsx = provider_summary_path(settings, {"utforare": utforare, "utforartyp": utforartyp})
+    if xlsx.is_file():
+        typer.echo(f"Excel: {xlsx}")
+    if paths.reports_dir().is_dir() and res.html.is_relative_to(paths.reports_dir()):
+        from workbench.report import write_index
+
+        write_index(paths.reports_dir())
+
+
 #: The report notebooks `workbench demo` builds, in order (the final report last: it reads the
 #: caches the others fill).
-DEMO_NOTEBOOKS = ("10-follow-up", "20-ambiguous-variables", "30-comparisons", "40-final-report")
+DEMO_NOTEBOOKS = (
+    "10-follow-up",
+    "20-ambiguous-variables",
+    "30-comparisons",
+    "50-placement-providers",
+    "60-childrens-voice",
+    "40-final-report",
+)
 
 
 @app.command()

@@ -56,6 +56,8 @@ from workbench.indicators import KIND_SV, POLARITY_SV, IndicatorSet, load_indica
 __all__ = [
     "PUBLISHABLE",
     "Sheet",
+    "excel_number",
+    "write_provider_summary",
     "Subset",
     "build_workbook",
     "excel_path",
@@ -716,4 +718,169 @@ def write_excel_appendix(settings: Any, tables: Mapping[str, Any]) -> Path:
     _atomic_write(final, staged.read_bytes(), 0o644)
     staged.unlink()
     logger.info("published Excel appendix %s", final.name)
+    return final
+
+
+# --------------------------------------------------------------------------------------------
+# Provider summary for procurement (report 50-placement-providers)
+# --------------------------------------------------------------------------------------------
+
+PROVIDER_NOTEBOOK = "50-placement-providers"
+
+
+def excel_number(x: object, *, count: bool = False) -> object:
+    """A published number for a sheet cell: ``..`` when missing; a count as an integer; any
+    other whole value from 1 to 4 (a share or mean that happens to be whole) as text with a
+    decimal comma, so that it cannot be read as a small count (by a reader or the gate)."""
+    if fmt.is_missing(x):
+        return fmt.SUPPRESSED
+    if count:
+        return int(x)  # type: ignore[call-overload]
+    v = float(x)  # type: ignore[arg-type]
+    if v.is_integer() and 1 <= v < 5:
+        return fmt.format_number(v, 1)
+    return v
+
+
+def provider_summary_path(settings: Any, extra: Mapping[str, str] | None = None) -> Path:
+    """Where the provider summary goes: next to the report, with the report's variant suffix
+    (``reports/<period>/<code>-<slug>[-utforartyp-hvb]-50-placement-providers.xlsx``); an
+    internal one under ``runs/`` only."""
+    from workbench.run import variant_suffix
+
+    m = settings.municipality
+    stem = f"{m.code}-{m.slug}{variant_suffix(extra)}-{PROVIDER_NOTEBOOK}"
+    if settings.audience == "public":
+        return paths.reports_dir() / settings.period_slug / f"{stem}.xlsx"
+    return paths.runs_dir() / settings.period_slug / PROVIDER_NOTEBOOK / f"{stem}.INTERNAL.xlsx"
+
+
+def build_provider_workbook(
+    *,
+    heading: str,
+    subtitle: str,
+    about: Sequence[str],
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[Any]],
+    created: dt.datetime,
+    source: str,
+) -> bytes:
+    """Workbook: ``Om statistiken`` (measures and disclosure rules), then ``Utförare`` (one
+    row per provider). Same layout, styles and determinism as :func:`build_workbook`."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    bold = Font(bold=True)
+    head_fill = PatternFill("solid", fgColor=_HEADER_FILL)
+    rule = Border(bottom=Side(style="thin", color="808080"))
+    wrap = Alignment(wrap_text=True, vertical="top")
+    right = Alignment(horizontal="right")
+    wb = Workbook()
+    wb.properties.creator = CREATOR
+    wb.properties.lastModifiedBy = None
+    wb.properties.title = heading
+    wb.properties.created = created
+    wb.properties.modified = created
+
+    ab = wb.active
+    ab.title = "Om statistiken"
+    ab["A1"] = heading
+    ab["A1"].font = Font(bold=True, size=14)
+    ab["A2"] = subtitle
+    for row, text in enumerate(about, start=4):
+        ab.cell(row=row, column=1, value=text).alignment = wrap
+    ab.cell(row=5 + len(about), column=1, value=SYMBOLS_SV)
+    ab.column_dimensions["A"].width = 110
+
+    ws = wb.create_sheet("Utförare")
+    ws["A1"] = f"Tabell 1. {heading}"
+    ws["A1"].font = Font(bold=True, size=12)
+    ws["A2"] = subtitle
+    for col, (h, _kind) in enumerate(columns, start=1):
+        c = ws.cell(row=4, column=col, value=h)
+        c.font, c.fill, c.border, c.alignment = bold, head_fill, rule, wrap
+    widths = [max(10, min(40, len(h) + 2)) for h, _ in columns]
+    for r, values in enumerate(rows, start=5):
+        for col, ((_h, kind), v) in enumerate(zip(columns, values, strict=True), start=1):
+            if isinstance(v, np.integer):
+                v = int(v)
+            c = ws.cell(row=r, column=col, value=v)
+            if isinstance(v, str) and kind in ("count", "share", "measure"):
+                c.alignment = right
+            elif kind == "share":
+                c.number_format = "0.0"
+            elif kind == "measure":
+                c.number_format = "0.00"
+            elif kind == "count":
+                c.number_format = "#,##0"
+            if kind == "label" and isinstance(v, str):
+                widths[col - 1] = max(widths[col - 1], min(50, len(v) + 2))
+    last = 5 + len(rows)
+    for k, note in enumerate((f"Källa: {source}.", SYMBOLS_SV), start=1):
+        ws.cell(row=last + k, column=1, value=note)
+    for col, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = width
+    ws.freeze_panes = "B5"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _deterministic_zip(buf.getvalue(), created)
+
+
+def write_provider_summary(
+    settings: Any,
+    *,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[Any]],
+    about: Sequence[str],
+    extra: Mapping[str, str] | None = None,
+) -> Path:
+    """Write the provider summary workbook of report 50 and return its path.
+
+    Rows must hold published values only (built from :class:`workbench.providers.
+    ProviderSummary`, itself computed from protected tables). As for
+    :func:`write_excel_appendix`: a public workbook is staged in ``runs/``, checked by the
+    release gate and only then moved into ``reports/``; a rejected one stays in ``runs/`` as
+    ``*.REJECTED.xlsx`` and :class:`workbench.release.ReleaseGateError` is raised.
+    """
+    from workbench.dataset import read_manifest
+    from workbench.disclosure import DisclosureRules
+
+    manifest = dict(read_manifest(settings.data_dir).content)
+    rules = DisclosureRules.from_mapping(settings.disclosure)
+    m = settings.municipality
+    where = "Riket" if settings.is_national else f"{m.name} ({m.county_name})"
+    heading = f"Placeringsutförare – uppföljning per utförare – {where}"
+    if settings.audience == "internal":
+        heading = f"INTERNT — ej för spridning. {heading}"
+    date = str(manifest.get("data_date") or f"{settings.period[1]}-12-31")
+    created = dt.datetime.fromisoformat(date) if len(date) >= 10 else dt.datetime(2000, 1, 1)
+    data = build_provider_workbook(
+        heading=heading,
+        subtitle=f"{where}, {settings.period_label}. Uppgifter uttagna {date}.",
+        about=about,
+        columns=columns,
+        rows=rows,
+        created=created,
+        source=f"workbench, {manifest.get('source', '')}",
+    )
+    final = provider_summary_path(settings, extra)
+    if settings.audience != "public":
+        _atomic_write(final, data, 0o600)
+        return final
+    from workbench.release import ReleaseGateError, check_release
+
+    stage_dir = paths.runs_dir() / settings.period_slug / PROVIDER_NOTEBOOK
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    staged = stage_dir / final.name
+    _atomic_write(staged, data, 0o644)
+    report = check_release([staged], min_count=rules.min_count)
+    if not report.ok:
+        rejected = staged.with_name(staged.name.replace(".xlsx", ".REJECTED.xlsx"))
+        os.replace(staged, rejected)
+        counts = ", ".join(f"{rule} ×{n}" for rule, n in report.rule_counts().items())
+        raise ReleaseGateError(f"provider summary rejected by the release gate ({counts})")
+    _atomic_write(final, staged.read_bytes(), 0o644)
+    staged.unlink()
+    logger.info("published provider summary %s", final.name)
     return final

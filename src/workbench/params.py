@@ -60,7 +60,14 @@ _RUN_NAMES = tuple(p.name for p in RUN_PARAMETERS)
 #: Parameters that only some report notebooks take, on top of :data:`RUN_PARAMETERS`, by
 #: notebook stem (e.g. the provider report's provider and provider type). Their values are
 #: short codes (letters, digits, ``_``): they become part of the report's file name.
-NOTEBOOK_PARAMETERS: dict[str, tuple[ParamSpec, ...]] = {}
+NOTEBOOK_PARAMETERS: dict[str, tuple[ParamSpec, ...]] = {
+    "50-placement-providers": (
+        ParamSpec("utforare", str, "", 'Utförarens kod ("P00042"), tomt: alla utförare'),
+        ParamSpec(
+            "utforartyp", str, "", 'Utförartyp ("hvb", "familjehemsorg", "stodboende"), tomt: alla'
+        ),
+    ),
+}
 _EXTRA_VALUE_RE = re.compile(r"^[A-Za-z0-9_]{0,40}$")
 
 
@@ -112,6 +119,8 @@ _YAML_KEYS = {
     "demo",
     "notes",
     "ambiguity",
+    "voice",
+    "providers",
 }
 _DISCLOSURE_KEYS = {"min_count", "min_denominator", "secondary"}
 _AUDIENCES = ("public", "internal")
@@ -145,6 +154,10 @@ class Settings:
     sources: tuple[str, ...] = field(default_factory=tuple)
     #: The ``ambiguity:`` block (thresholds of :class:`workbench.ambiguity.AmbiguityThresholds`).
     ambiguity: Mapping[str, Any] = field(default_factory=dict)
+    #: The ``voice:`` block (child survey; :class:`workbench.voice.VoiceSettings`).
+    voice: Mapping[str, Any] = field(default_factory=dict)
+    #: The ``providers:`` block (placement-provider report 50; ``min_ratings``).
+    providers: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def kommun(self) -> str:
@@ -177,6 +190,8 @@ class Settings:
             "min_registrations": self.min_registrations,
             "variables_off": list(self.variables_off),
             "ambiguity": copy.deepcopy(dict(self.ambiguity)),
+            "voice": dict(self.voice),
+            "providers": dict(self.providers),
         }
 
 
@@ -339,6 +354,16 @@ def _validate_merged(merged: Mapping[str, Any], *, where: str) -> None:
         AmbiguityThresholds.from_mapping(amb)
     except ValueError as exc:
         raise ParameterError(f"{where}: {exc}") from None
+    from workbench.voice import VoiceSettings
+
+    voice = merged.get("voice") or {}
+    if not isinstance(voice, Mapping):
+        raise ParameterError(f"{where}: voice must be a mapping such as {{min_answers: 10}}.")
+    try:
+        VoiceSettings.from_mapping(voice)
+    except ValueError as exc:
+        raise ParameterError(f"{where}: {exc}") from None
+    _validate_providers(merged.get("providers") or {}, where=where)
     off = merged.get("variables_off")
     if not isinstance(off, list):
         raise ParameterError(f"{where}: variables_off must be a list of variable names.")
@@ -355,6 +380,54 @@ def _validate_merged(merged: Mapping[str, Any], *, where: str) -> None:
                 f"{where}: variable {name!r} is not optional and cannot be switched off; "
                 "optional ones are listed by workbench.list_variables(optional=True)."
             )
+
+
+def _validate_providers(block: object, *, where: str) -> None:
+    """The ``providers:`` block: ``min_ratings``, a positive integer (default 5)."""
+    if not isinstance(block, Mapping) or set(block) - {"min_ratings"}:
+        raise ParameterError(f"{where}: providers must be a mapping such as {{min_ratings: 5}}.")
+    mr = block.get("min_ratings", 5)
+    if not isinstance(mr, int) or isinstance(mr, bool) or mr < 1:
+        raise ParameterError(
+            f"{where}: providers.min_ratings must be a positive integer (write it unquoted), "
+            f"got {mr!r}."
+        )
+
+
+_PROVIDER_ID_RE = re.compile(r"^P[0-9]{5}$")
+_PROVIDER_TYPES = ("hvb", "familjehemsorg", "stodboende")
+
+
+def check_provider_parameters(utforare: object, utforartyp: object) -> tuple[str, str]:
+    """Validate report 50's own parameters without data: the provider id's form and the type.
+
+    Returns the normalised pair. Whether the provider exists is checked against the data by
+    :func:`workbench.providers.check_selection` (the report's loader and the CLI call both).
+    """
+    hint = "See `workbench provider-report --help`."
+    out = []
+    for name, val in (("utforare", utforare), ("utforartyp", utforartyp)):
+        val = "" if val is None else val
+        if not isinstance(val, str):
+            raise ParameterError(
+                f"Parameter {name} must be a string, got {type(val).__name__} {val!r}. {hint}"
+            )
+        out.append(val.strip())
+    prov, typ = out
+    if prov and not _PROVIDER_ID_RE.match(prov):
+        raise ParameterError(
+            f'Parameter utforare {prov!r} is not a provider code such as "P00042" (P and five '
+            f"digits). {hint}"
+        )
+    typ = typ.lower()
+    if typ == "familjehem":
+        typ = "familjehemsorg"
+    if typ and typ not in _PROVIDER_TYPES:
+        raise ParameterError(
+            f"Parameter utforartyp {typ!r} is not a provider type; use one of "
+            f"{list(_PROVIDER_TYPES)} (code list utforartyp). {hint}"
+        )
+    return prov, typ
 
 
 def load_settings(
@@ -400,6 +473,8 @@ def load_settings(
         variables_in_use=in_use,
         sources=tuple(sources),
         ambiguity=copy.deepcopy(dict(merged.get("ambiguity") or {})),
+        voice=dict(merged.get("voice") or {}),
+        providers=dict(merged.get("providers") or {}),
     )
 
 

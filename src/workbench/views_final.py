@@ -40,6 +40,7 @@ from workbench.views import (
 from workbench.views_ambiguity import AmbiguityReport
 from workbench.views_analysis import AnalysisReport, CheckedTable, check_equal_care
 from workbench.views_compare import ComparisonReport
+from workbench.views_voice import VoiceReport
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ SECTIONS: tuple[tuple[int, str], ...] = (
     (2, "Resultat"),
     (2, "Likvärdig vård"),
     (2, "Jämförelser"),
+    (2, "Barns och ungas röst"),
     (2, "Otydliga variabler och rekommendationer"),
     (2, "Lärdomar och nästa steg"),
     (2, "Bilaga A: Variabler och kodlistor"),
@@ -222,6 +224,11 @@ class FinalReport:
             ambiguity=AmbiguityReport.load(settings),
             comparison=ComparisonReport.load(settings),
         )
+
+    @functools.cached_property
+    def voice(self) -> VoiceReport:
+        """The child survey (report 60), loaded when the final report first shows it."""
+        return VoiceReport.load(self.settings)
 
     # -- shared ------------------------------------------------------------------------------
     @property
