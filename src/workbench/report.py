@@ -205,6 +205,8 @@ REPORT_LABELS_SV: dict[str, str] = {
     "10-follow-up": "Uppföljning",
     "20-ambiguous-variables": "Otydliga variabler",
     "30-comparisons": "Jämförelser",
+    "50-placement-providers": "Placeringsutförare",
+    "60-childrens-voice": "Barns och ungas röst",
 }
 
 
@@ -283,8 +285,8 @@ def write_index(reports_dir: Path) -> Path:
     Each county is a ``<details>`` element reached from an in-page list of counties. A search
     box filters municipalities by name, code or county: a small inline script
     (``templates/workbench/index-filter.js``), allowed by its hash in the page's CSP and in the
-    release gate's allowlist; without scripts the page still works (the box stays hidden). Each municipality links to its reports 40, 10, 20 and 30 and the Excel
-    appendix.
+    release gate's allowlist; without scripts the page still works (the box stays hidden). Each municipality links to its reports (:data:`REPORT_LABELS_SV`) and the
+    Excel appendix.
     """
     sections = []
     lists = sorted(reports_dir.glob("*/reports.json"), reverse=True)

@@ -699,7 +699,9 @@ def run_reports(
 
     def done(i: int, res: RunResult) -> None:
         results[i] = res
-        if not res.skipped:  # a skipped report is listed since it was built
+        # a skipped report is listed since it was built; a selection made with the notebook's
+        # own parameters (e.g. one provider type) is published but not listed in the index
+        if not res.skipped and not variant_suffix(extra):
             _record_index(res, notebook)
         if on_result:
             on_result(res)
