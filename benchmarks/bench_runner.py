@@ -234,6 +234,13 @@ def bench_notebook(
     row("(b)   median report time inside a worker", statistics.median(r.seconds for r in b_res))
     row(f"(b) extrapolated to {N_MUNICIPALITIES}", b_per * N_MUNICIPALITIES)
     row(f"(b) no-change rerun of the sample ({n_skipped}/{len(sample)} skipped)", b_rerun)
+    kernels = [r.kernel_peak_mb for r in b_res if r.kernel_peak_mb]
+    workers = [r.worker_peak_mb for r in b_res if r.worker_peak_mb]
+    if kernels and workers:
+        print(
+            f"(b) peak memory: kernel median {statistics.median(kernels):.0f} MB, max "
+            f"{max(kernels):.0f} MB; worker process max {max(workers):.0f} MB"
+        )
     row("(c) floor, median per report, one warm process", c_med, mem_c)
     row(f"(c) floor per report over {jobs} cores", c_med / jobs)
     if run_all:

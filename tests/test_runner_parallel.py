@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import shutil
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -175,6 +176,9 @@ def test_run_reports_output_is_identical_whatever_jobs_order_and_executor(
     assert sorted(arrived) == sorted(codes)
     assert all(r.ok and not r.skipped for r in res2), [(r.kommun, r.error_type) for r in res2]
     assert list((tmp_path / "parallel-cache").glob("protected-*"))  # the workers' own cache
+    if sys.platform == "linux":  # peak memory per report's kernel and per worker (issue 9)
+        assert all(r.kernel_peak_mb and r.kernel_peak_mb > 50 for r in res1 + res2)
+        assert all(r.worker_peak_mb and r.worker_peak_mb > 50 for r in res2)
     _same_code(code)
     one, two = _published(serial), _published(parallel)
     assert sorted(one) == sorted(two) and len(one) == 6  # 3 pages + 3 suppression logs

@@ -421,14 +421,22 @@ def _run_batch(
         except ParameterError as exc:
             _fail(str(exc))
     failed = counts["failed"]
-    table = Table("kod", "kommun", "status", "sekunder", "fel (typ, cell)")
+    table = Table("kod", "kommun", "status", "sekunder", "kärna MB", "fel (typ, cell)")
     for r in sorted(results, key=lambda r: (r.ok, r.skipped, r.kommun)):
         table.add_row(
             r.kommun,
             r.name,
             r.status,
             "" if r.skipped else f"{r.seconds:.1f}",
+            "" if r.kernel_peak_mb is None else f"{r.kernel_peak_mb:.0f}",
             "" if r.ok else f"{r.error_type}, cell {r.error_cell}",
+        )
+    workers = [r.worker_peak_mb for r in results if r.worker_peak_mb is not None]
+    kernels = [r.kernel_peak_mb for r in results if r.kernel_peak_mb is not None]
+    if kernels and workers:
+        typer.echo(
+            f"Största minne: kärna {max(kernels):.0f} MB, arbetsprocess {max(workers):.0f} MB "
+            "(toppvärden, RSS)."
         )
     Console().print(table)
     typer.echo(

@@ -63,6 +63,29 @@ def kernel_installed() -> bool:
     return KERNEL_NAME in find_kernel_specs()
 
 
+_LAST_PEAK: dict[str, float] = {}
+
+
+def _record_peak(pid: object) -> None:
+    """Remember the kernel's peak resident memory (Linux ``VmHWM``) before it is shut down."""
+    if not isinstance(pid, int):
+        return
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    _LAST_PEAK["mb"] = int(line.split()[1]) / 1024
+                    return
+    except OSError:  # not Linux, or the kernel is already gone
+        return
+
+
+def last_kernel_peak_mb() -> float | None:
+    """Peak resident memory in MB of the last kernel this process shut down (and forget it);
+    ``None`` when not known (e.g. not on Linux)."""
+    return _LAST_PEAK.pop("mb", None)
+
+
 @functools.cache
 def _ipc_manager_class():
     """Build the IPC kernel manager class lazily (jupyter_client is heavy to import)."""
@@ -88,6 +111,10 @@ def _ipc_manager_class():
             runtime = jupyter_runtime_dir()
             os.makedirs(runtime, mode=0o700, exist_ok=True)
             return os.path.join(runtime, f"wb-{uuid.uuid4().hex[:12]}")
+
+        async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+            _record_peak(getattr(self.provisioner, "pid", None))  # before the process is gone
+            await super().shutdown_kernel(now=now, restart=restart)
 
     return IPCKernelManager
 

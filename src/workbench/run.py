@@ -68,6 +68,10 @@ class RunResult:
     error_cell: int | None = None
     #: True when the report was not rebuilt because its inputs had not changed.
     skipped: bool = False
+    #: Peak resident memory (MB) of the report's kernel and of the process that ran the report
+    #: (a batch worker: its peak so far), where known (Linux).
+    kernel_peak_mb: float | None = None
+    worker_peak_mb: float | None = None
 
     @property
     def status(self) -> str:
@@ -322,7 +326,7 @@ def run_one(
     import papermill as pm
 
     from workbench.forkserver import warm_enabled
-    from workbench.kernel import IPCKernelManager, WarmIPCKernelManager
+    from workbench.kernel import IPCKernelManager, WarmIPCKernelManager, last_kernel_peak_mb
     from workbench.report import export_html
 
     run = normalise_run_parameters(
@@ -347,6 +351,7 @@ def run_one(
     report_name = html_out.name.removesuffix(".INTERNAL.html").removesuffix(".html")
     start = time.perf_counter()
     deadline = _Deadline(timeout)
+    last_kernel_peak_mb()  # forget an earlier report's kernel
     try:
         executed = pm.execute_notebook(
             str(nb_in),
@@ -377,6 +382,7 @@ def run_one(
             nb_out,
             error_type=str(ename),
             error_cell=cell,
+            **_memory(),
         )
     title = (
         f"{notebook_title(executed)} – "
@@ -394,7 +400,9 @@ def run_one(
     )
     if not public:
         _atomic_write_bytes(files.inputs, inputs.to_json().encode("utf-8"))
-        return RunResult(muni.code, muni.name, True, time.perf_counter() - start, html_out, nb_out)
+        return RunResult(
+            muni.code, muni.name, True, time.perf_counter() - start, html_out, nb_out, **_memory()
+        )
     write_report_suppression_log(
         executed, log_out, report=html_out.name, kommun=muni.code, period=settings.period_slug
     )
@@ -404,10 +412,30 @@ def run_one(
     seconds = time.perf_counter() - start
     if published is None:
         return RunResult(
-            muni.code, muni.name, False, seconds, None, nb_out, error_type="ReleaseGateError"
+            muni.code,
+            muni.name,
+            False,
+            seconds,
+            None,
+            nb_out,
+            error_type="ReleaseGateError",
+            **_memory(),
         )
     _atomic_write_bytes(files.inputs, inputs.to_json().encode("utf-8"))
-    return RunResult(muni.code, muni.name, True, seconds, published, nb_out)
+    return RunResult(muni.code, muni.name, True, seconds, published, nb_out, **_memory())
+
+
+def _memory() -> dict[str, float | None]:
+    """Peak memory of the report's kernel (recorded at its shutdown) and of this process."""
+    from workbench.kernel import last_kernel_peak_mb
+
+    try:
+        import resource
+
+        worker: float | None = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    except ImportError:  # not on POSIX
+        worker = None
+    return {"kernel_peak_mb": last_kernel_peak_mb(), "worker_peak_mb": worker}
 
 
 DEFAULT_TITLE = "Uppföljning av social barn- och ungdomsvård"
