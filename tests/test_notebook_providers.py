@@ -118,6 +118,30 @@ def test_provider_with_two_ratings_never_has_a_value(executed):
                 assert set(c) == {"table", "unit", "variable", "code", "cell", "rule", "pass"}
 
 
+def test_trend_per_provider_is_shown_in_words_and_finds_the_planted_trends(executed):
+    from openpyxl import load_workbook
+
+    text = executed["text"]
+    assert "Trend per utförare" in text and "Så läser du tabellen" in text
+    planted = executed["truth"]["planted_trends"]
+    assert planted, "the synthetic data should plant rating trends"
+    names = executed["providers"].set_index("utforare_id")["utforare_namn"]
+    ws = load_workbook(executed["xlsx"])["Utförare"]
+    heads = next(r for r in ws.iter_rows(values_only=True) if r[0] == "Utförare")
+    trend_cols = [i for i, h in enumerate(heads) if h == "Trend under perioden"]
+    assert len(trend_cols) == 6
+    for p in planted:
+        word, opposite = (
+            ("ökande", "minskande") if p["direction"] == "okande" else ("minskande", "ökande")
+        )
+        rows = [r for r in _row_text(text, str(names.loc[p["utforare_id"]])) if word in r]
+        assert len(rows) == 1, p  # its row of the trend table
+        assert rows[0].count(word) >= 2 and opposite not in rows[0], rows[0]
+        assert not re.search(r"\d", rows[0])  # a verdict, never a number
+        xrow = next(r for r in ws.iter_rows(values_only=True) if r[1] == p["utforare_id"])
+        assert word in [xrow[i] for i in trend_cols]
+
+
 def test_provider_names_from_data_are_escaped(executed):
     names = executed["providers"]["utforare_namn"].astype(str)
     tricky = [n for n in names if "&" in n or '"' in n]

@@ -336,6 +336,214 @@ def test_yearly_trend_of_types(tables):
     assert (tr["enhet"] == "0000").sum() == 2 * (YEARS[1] - YEARS[0] + 1)
 
 
+# -- trend per provider ------------------------------------------------------------------------
+
+
+def test_cochran_armitage_matches_agresti_known_answer():
+    # Agresti, Categorical Data Analysis: infant malformation by alcohol consumption, scores
+    # 0, 0.5, 1.5, 4, 7: z² = 6.57, P = 0.01 (z = 2.56)
+    present = [48, 38, 5, 1, 1]
+    absent = [17066, 14464, 788, 126, 37]
+    n = [a + b for a, b in zip(present, absent, strict=True)]
+    slope, z, p = pv.cochran_armitage(present, n, [0, 0.5, 1.5, 4, 7])
+    assert z == pytest.approx(2.563, abs=1e-3) and z**2 == pytest.approx(6.57, abs=0.01)
+    assert p == pytest.approx(0.0104, abs=1e-4) and slope > 0
+    assert pv.cochran_armitage([0, 0, 0], [10, 10, 10], [1, 2, 3]) == (0.0, 0.0, 1.0)
+    assert math.isnan(pv.cochran_armitage([1, 2], [10, 10], [5, 5])[1])
+
+
+def test_linear_trend_from_yearly_moments_equals_ols_on_the_values():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    year = rng.integers(2020, 2025, 60)
+    value = np.clip(np.round(3 + 0.2 * (year - 2022) + rng.normal(0, 1, 60)), 1, 5)
+    g = pd.DataFrame({"ar": year, "v": value, "v2": value**2}).groupby("ar")
+    slope, se, t, p = pv.linear_trend(
+        g.size(), g["v"].sum(), g["v2"].sum(), g.size().index.to_numpy()
+    )
+    ref = stats.linregress(year, value)
+    assert slope == pytest.approx(ref.slope) and se == pytest.approx(ref.stderr)
+    assert p == pytest.approx(ref.pvalue)
+    assert math.isnan(pv.linear_trend([1, 1], [3, 4], [9, 16], [2020, 2021])[0])
+
+
+def test_adjust_pvalues_holm_and_benjamini_hochberg_known_answers():
+    p = [0.01, 0.04, 0.03, 0.005, math.nan]
+    # Holm: sorted 0.005·4, 0.01·3, 0.03·2, 0.04·1, made monotone
+    assert pv.adjust_pvalues(p)[:4] == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    # BH: 0.005·4/1, 0.01·4/2, 0.03·4/3, 0.04·4/4, cumulative minimum from the top
+    assert pv.adjust_pvalues(p, method="bh")[:4] == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    assert math.isnan(pv.adjust_pvalues(p)[4])
+    with pytest.raises(ValueError, match="holm"):
+        pv.adjust_pvalues(p, method="bonf")
+
+
+def _with_year_pattern(tables, *, up: str, down: str, two_years: str, seed: int = 11):
+    """Plant a strong increase (ratings and breakdowns) for ``up``, a decrease in the ratings
+    for ``down`` and put every placement and rating of ``two_years`` in two years."""
+    rng = np.random.default_rng(seed)
+    providers, placements, ratings = (t.copy() for t in tables)
+    for pid, sign in ((up, 1), (down, -1)):
+        r = (ratings["utforare_id"] == pid).to_numpy()
+        step = ratings.loc[r, "ar"].astype(int).to_numpy() - YEARS[0]  # 0..4
+        for q in pv.RATING_QUESTIONS:
+            base = 3 + sign * (step - 2) + rng.integers(-1, 2, r.sum())
+            ratings.loc[r, q] = np.clip(base, 1, 5).astype(str)
+    pl = (placements["utforare_id"] == up) & placements["slutdatum"].notna()
+    step = placements.loc[pl, "slutdatum"].dt.year.to_numpy() - YEARS[0]
+    broke = rng.random(pl.sum()) < 0.05 + 0.2 * step
+    before = placements.loc[pl, "placering_avslut"].astype(str).replace("sammanbrott", "planerat")
+    placements.loc[pl, "placering_avslut"] = np.where(broke, "sammanbrott", before)
+    r = ratings["utforare_id"] == two_years
+    y2 = 2023 + ratings.loc[r, "ar"].astype(int) % 2
+    ratings.loc[r, "ar"] = y2
+    ratings.loc[r, "bedomningsdatum"] = pd.to_datetime(y2.astype(str) + "-06-01")
+    pl2 = placements["utforare_id"] == two_years
+    y2 = 2023 + placements.loc[pl2, "ar"].astype(int) % 2
+    start = pd.to_datetime(y2.astype(str) + "-03-01")
+    placements.loc[pl2, "ar"] = y2
+    placements.loc[pl2, "startdatum"] = start
+    ended = pl2 & placements["slutdatum"].notna()
+    placements.loc[ended, "slutdatum"] = start[ended[pl2]] + pd.Timedelta(days=200)
+    return providers, placements, ratings
+
+
+def _trend_of(tables):
+    providers, placements, ratings = tables
+    hier = pv.provider_hierarchy(providers)
+    ppt = pv.protect_provider_counts(
+        pv.placement_counts(providers, placements, years=YEARS), hierarchy=hier, rules=RULES
+    )
+    rpt = pv.protect_provider_counts(
+        pv.rating_counts(providers, ratings, years=YEARS),
+        hierarchy=hier,
+        rules=RULES,
+        attribute_rule=False,
+    )
+    s = pv.provider_summary(
+        ppt,
+        rpt,
+        pv.rating_moments(providers, ratings, years=YEARS),
+        providers,
+        min_ratings=5,
+        raw_ratings=pv.ratings_per_provider(ratings, years=YEARS),
+    )
+    return pv.provider_trends(pv.trend_moments(providers, placements, ratings, years=YEARS), s)
+
+
+@pytest.fixture(scope="module")
+def planted_trend(tables):
+    return _trend_of(_with_year_pattern(tables, up="P00001", down="P00007", two_years="P00006"))
+
+
+def test_planted_strong_increase_and_decrease_are_found(planted_trend):
+    tr = planted_trend
+    for q in pv.RATING_QUESTIONS:
+        assert tr.verdict("P00001", q) == pv.TREND_UP, q
+        assert tr.verdict("P00007", q) == pv.TREND_DOWN, q
+    assert tr.verdict("P00001", "sammanbrott") == pv.TREND_UP
+    d = tr.to_frame().set_index(["enhet", "matt"])
+    assert d.loc[("P00001", "sammanbrott"), "estimate"] > 0.1  # > 10 points per year
+    assert (d["p_adjusted"].dropna() >= d["p_value"].dropna()).all()
+
+
+@pytest.fixture(scope="module")
+def flat_trend(tables):
+    return _trend_of(tables)
+
+
+def test_flat_data_gives_no_certain_change(flat_trend, planted_trend):
+    d = flat_trend.to_frame()
+    tested = d[d["p_value"].notna()]
+    assert len(tested) >= 30
+    assert (tested["verdict"] == pv.TREND_FLAT).all(), tested[
+        tested["verdict"] != "ingen_saker_forandring"
+    ]
+    # the planted providers' neighbours stay flat even beside strong trends
+    p = planted_trend.to_frame()
+    others = p[~p["enhet"].isin(["P00001", "P00007"]) & p["p_value"].notna()]
+    assert (others["verdict"] == pv.TREND_FLAT).all()
+
+
+def test_two_years_of_data_give_too_little_data(planted_trend):
+    d = planted_trend.to_frame().set_index(["enhet", "matt"])
+    for mid in pv.TREND_MEASURES:
+        row = d.loc[("P00006", mid)]
+        assert row["verdict"] == pv.TREND_LITTLE and row["n_years"] == 2
+        assert row["reason"] in (pv.TREND_REASON_YEARS, pv.TREND_REASON_HIDDEN)
+        assert math.isnan(row["p_value"])
+    assert (d.xs("P00006")["reason"] == pv.TREND_REASON_YEARS).any()
+
+
+def test_trend_is_withheld_where_the_period_value_is_not_shown(summary, flat_trend):
+    s = summary[0].data.set_index(["enhet", "matt"])["status"]
+    d = flat_trend.to_frame()
+    hidden = 0
+    for r in d.itertuples():
+        if s[(r.enhet, r.matt)] not in ("ok", "few_ratings"):
+            assert r.verdict == pv.TREND_LITTLE and r.reason == pv.TREND_REASON_HIDDEN
+            hidden += 1
+        elif s[(r.enhet, r.matt)] == "ok":
+            assert r.verdict != pv.TREND_FEW and not np.isnan(r.p_value)
+    assert hidden  # the small frames hide some values (e.g. a breakdown share)
+
+
+def test_provider_with_two_ratings_has_no_trend(planted_trend):
+    d = planted_trend.to_frame()
+    rows = d[d["enhet"] == "P00005"]
+    assert len(rows) == len(pv.TREND_MEASURES)
+    assert (rows["verdict"] == pv.TREND_FEW).all()
+    assert (rows["reason"] == pv.TREND_REASON_MIN_RATINGS).all()
+    assert rows[["estimate", "statistic", "p_value", "p_adjusted"]].isna().all().all()
+    assert list(planted_trend.published().columns) == [
+        "enhet",
+        "utforartyp",
+        "matt",
+        "verdict",
+        "reason",
+    ]
+
+
+def test_planted_trends_of_the_synthetic_data_are_recovered():
+    from workbench import synth
+
+    tables, truth = synth.generate(synth.SynthConfig(scale=0.1))
+    planted = truth["providers"]["planted_trends"]
+    assert {p["direction"] for p in planted} == {pv.TREND_UP, pv.TREND_DOWN}
+    years = (2016, 2025)
+    providers, placements, ratings = (
+        tables["providers"],
+        tables["placements"],
+        tables["provider_ratings"],
+    )
+    hier = pv.provider_hierarchy(providers)
+    s = pv.provider_summary(
+        pv.protect_provider_counts(
+            pv.placement_counts(providers, placements, years=years), hierarchy=hier, rules=RULES
+        ),
+        pv.protect_provider_counts(
+            pv.rating_counts(providers, ratings, years=years),
+            hierarchy=hier,
+            rules=RULES,
+            attribute_rule=False,
+        ),
+        pv.rating_moments(providers, ratings, years=years),
+        providers,
+        min_ratings=5,
+        raw_ratings=pv.ratings_per_provider(ratings, years=years),
+    )
+    tr = pv.provider_trends(pv.trend_moments(providers, placements, ratings, years=years), s)
+    for p in planted:
+        hits = [tr.verdict(p["utforare_id"], q) for q in p["measures"]]
+        assert hits.count(p["direction"]) >= 3, (p, hits)
+        assert not set(hits) - {p["direction"], pv.TREND_FLAT}
+    d = tr.to_frame()
+    ids = [p["utforare_id"] for p in planted]
+    noise = d[~d["enhet"].isin(ids) & d["verdict"].isin([pv.TREND_UP, pv.TREND_DOWN])]
+    assert len(noise) <= 1, noise  # Holm over every provider and measure: noise is rare
+
+
 # -- report blocks and the Excel summary (no kernel) -------------------------------------------
 
 INJECTION = '<script>alert(1)</script>$\\frac{1}{2}$ & "HVB"'
@@ -370,6 +578,7 @@ def blocks(report):
         "forest": report.forest("betyg_behandling"),
         "forest_share": report.forest("placera_igen"),
         "trend": report.trend_table(),
+        "provider_trend": report.provider_trend_table(),
         "methods": report.methods(),
     }
 
@@ -382,7 +591,7 @@ def test_report_blocks_escape_provider_names(blocks):
 
 def test_provider_with_two_ratings_is_listed_never_drawn_or_valued(report, blocks):
     name = "HVB Lärkan"
-    for key in ("placements", "ratings", "comparison"):
+    for key in ("placements", "ratings", "comparison", "provider_trend"):
         html = blocks[key].html
         row = html.split(f'<th scope="row">{name}</th>', 1)[1].split("</tr>", 1)[0]
         assert "för få bedömningar" in row.lower()
@@ -398,6 +607,24 @@ def test_provider_with_two_ratings_is_listed_never_drawn_or_valued(report, block
             assert set(cell) == {"table", "unit", "variable", "code", "cell", "rule", "pass"}
     log = blocks["placements"].data["application/vnd.workbench.suppression-log+json"]
     assert any(c["unit"] == "P00005" and c["rule"] == "min_ratings" for c in log["cells"])
+    log = blocks["provider_trend"].data["application/vnd.workbench.suppression-log+json"]
+    assert any(c["unit"] == "P00005" and c["rule"] == "min_ratings" for c in log["cells"])
+    assert not any(
+        c["unit"] == "P00005" and c["variable"].startswith("trend_") for c in log["cells"]
+    )
+
+
+def test_provider_trend_table_shows_words_only_and_logs_withheld_verdicts(report, blocks):
+    html = blocks["provider_trend"].html
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
+    assert cells and set(cells) <= set(pv.TREND_SV.values()), set(cells)  # words, no numbers
+    assert "Så läser du tabellen" in html and "ingen säker förändring" in html
+    trend = report.provider_trend.to_frame()
+    withheld = trend[trend["reason"].isin([pv.TREND_REASON_HIDDEN, pv.TREND_REASON_YEARS])]
+    log = blocks["provider_trend"].data["application/vnd.workbench.suppression-log+json"]
+    logged = {(c["unit"], c["variable"]) for c in log["cells"] if c["cell"] == "verdict"}
+    assert logged == {(r.enhet, f"trend_{r.matt}") for r in withheld.itertuples()}
+    assert log["rules"]["trend_min_years"] == pv.TREND_MIN_YEARS
 
 
 def test_report_blocks_pass_the_release_gate(blocks, tmp_path):
@@ -441,6 +668,18 @@ def test_excel_summary_has_one_row_per_provider_and_passes_the_gate(report, tmp_
     assert few[6] == "För få bedömningar"
     assert all(v in ("..", "", None, "För få bedömningar") for v in few[5:])
     assert few[0] == "HVB Lärkan"
+    heads = [h for h, _ in cols]
+    trend_cols = [i for i, h in enumerate(heads) if h == "Trend under perioden"]
+    assert len(trend_cols) == len(pv.TREND_MEASURES)
+    verdicts = set(pv.TREND_SV.values())
+    for v in values:
+        for i in trend_cols:
+            if v[1] == "P00005":
+                assert v[i] == ".."
+            elif v[1]:
+                assert v[i] in verdicts, (v[1], v[i])
+            else:
+                assert v[i] in ("", None)  # types: the yearly values are in the report
     with zipfile.ZipFile(path) as z:
         assert not any(n.startswith("xl/comments") for n in z.namelist())
     assert (

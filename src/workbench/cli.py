@@ -602,6 +602,22 @@ DEMO_NOTEBOOKS = (
 )
 
 
+def _demo_data_stale(data: Path) -> bool:
+    """True when the demo data are missing or were made by another version of the generator."""
+    import json
+
+    from workbench.synth import generator_digest
+
+    manifest = data / "manifest.json"
+    if not manifest.is_file():
+        return True
+    made_by = json.loads(manifest.read_text(encoding="utf-8")).get("generator_digest")
+    if made_by != generator_digest():
+        typer.echo(f"Demodata i {data} är gjorda av en annan version av generatorn: byggs om.")
+        return True
+    return False
+
+
 @app.command()
 def demo(
     regenerate: Annotated[
@@ -624,7 +640,7 @@ def demo(
     from workbench.params import demo_selection
 
     data = paths.demo_data_dir()
-    if regenerate or not (data / "manifest.json").is_file():
+    if regenerate or _demo_data_stale(data):
         synth(out=data)
     codes, national = demo_selection()
     if national:

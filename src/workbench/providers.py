@@ -42,7 +42,15 @@ __all__ = [
     "RATING_QUESTIONS",
     "Measure",
     "ProviderSummary",
+    "TREND_MEASURES",
+    "TREND_SV",
+    "ProviderTrend",
     "YearlyTrend",
+    "adjust_pvalues",
+    "cochran_armitage",
+    "linear_trend",
+    "provider_trends",
+    "trend_moments",
     "check_selection",
     "classify_difference",
     "mean_ci",
@@ -1025,6 +1033,291 @@ def yearly_trend(
                     }
                 )
     return YearlyTrend(pd.DataFrame(rows))
+
+
+# --------------------------------------------------------------------------------------------
+# Trend per provider (a verdict, never yearly values)
+# --------------------------------------------------------------------------------------------
+
+#: Measures with a per-provider trend: breakdown, "would place again" and every rating question.
+TREND_MEASURES: tuple[str, ...] = ("sammanbrott", "placera_igen", *RATING_QUESTIONS)
+#: Fewer years with data than this: "för lite data".
+TREND_MIN_YEARS = 3
+TREND_UP = "okande"
+TREND_DOWN = "minskande"
+TREND_FLAT = "ingen_saker_forandring"
+TREND_LITTLE = "for_lite_data"
+TREND_FEW = STATUS_FEW
+#: Verdict -> what a report shows.
+TREND_SV: dict[str, str] = {
+    TREND_UP: "ökande",
+    TREND_DOWN: "minskande",
+    TREND_FLAT: "ingen säker förändring",
+    TREND_LITTLE: "för lite data",
+    TREND_FEW: "för få bedömningar",
+}
+#: Why a verdict is withheld (the suppression log's rule).
+TREND_REASON_MIN_RATINGS = "min_ratings"
+TREND_REASON_HIDDEN = "trend_value_not_shown"
+TREND_REASON_YEARS = "trend_min_years"
+
+
+def cochran_armitage(
+    x: Sequence[float], n: Sequence[float], scores: Sequence[float]
+) -> tuple[float, float, float]:
+    """Cochran–Armitage test for a linear trend in proportions ``x / n`` over ``scores``.
+
+    With N = Σnᵢ, p̄ = Σxᵢ/N and s̄ = Σnᵢsᵢ/N:
+    z = Σxᵢ(sᵢ − s̄) / sqrt(p̄(1 − p̄) Σnᵢ(sᵢ − s̄)²), two-sided p from the standard normal
+    (Armitage 1955; Agresti, *Categorical Data Analysis*, the linear-trend test for a 2 × I
+    table). The slope is the least-squares slope of the proportion on the score,
+    Σxᵢ(sᵢ − s̄) / Σnᵢ(sᵢ − s̄)² (change of the share per unit of score).
+
+    Returns
+    -------
+    slope, z, p
+        NaN when the scores do not vary; ``(0, 0, 1)`` when every outcome is the same (p̄ is 0
+        or 1: nothing can change).
+    """
+    xa, na, sa = (np.asarray(v, dtype=float) for v in (x, n, scores))
+    big_n = na.sum()
+    if big_n <= 0:
+        return (math.nan, math.nan, math.nan)
+    sbar = (na * sa).sum() / big_n
+    sxx = (na * (sa - sbar) ** 2).sum()
+    if sxx <= 0:
+        return (math.nan, math.nan, math.nan)
+    pbar = xa.sum() / big_n
+    t = (xa * (sa - sbar)).sum()
+    if pbar <= 0 or pbar >= 1:
+        return (0.0, 0.0, 1.0)
+    z = t / math.sqrt(pbar * (1 - pbar) * sxx)
+    return (t / sxx, z, float(2 * sps.norm.sf(abs(z))))
+
+
+def linear_trend(
+    n: Sequence[float], total: Sequence[float], sumsq: Sequence[float], scores: Sequence[float]
+) -> tuple[float, float, float, float]:
+    """Least-squares slope of individual values on a score, from per-score moments.
+
+    Each group i holds nᵢ values with sum ``total[i]`` and sum of squares ``sumsq[i]`` at score
+    sᵢ. The fit is ordinary least squares of the values on the score (intercept included):
+    b = Sxy/Sxx, se = sqrt(RSS/(N − 2)/Sxx), t = b/se with N − 2 degrees of freedom, two-sided
+    p (the usual t-test of a regression slope).
+
+    Returns
+    -------
+    slope, se, t, p
+        NaN when N < 3 or the scores do not vary.
+    """
+    na, ta, qa, sa = (np.asarray(v, dtype=float) for v in (n, total, sumsq, scores))
+    big_n = na.sum()
+    if big_n < 3:
+        return (math.nan, math.nan, math.nan, math.nan)
+    sbar = (na * sa).sum() / big_n
+    ybar = ta.sum() / big_n
+    sxx = (na * (sa - sbar) ** 2).sum()
+    if sxx <= 0:
+        return (math.nan, math.nan, math.nan, math.nan)
+    sxy = ((sa - sbar) * ta).sum()
+    syy = qa.sum() - big_n * ybar * ybar
+    b = sxy / sxx
+    rss = max(syy - b * sxy, 0.0)
+    df = big_n - 2
+    se = math.sqrt(rss / df / sxx)
+    if se == 0:
+        return (b, 0.0, math.inf if b else 0.0, 0.0 if b else 1.0)
+    t = b / se
+    return (b, se, t, float(2 * sps.t.sf(abs(t), df)))
+
+
+def adjust_pvalues(p: Sequence[float], *, method: str = "holm") -> np.ndarray:
+    """Multiplicity-adjusted p-values: ``"holm"`` (Holm 1979, family-wise error) or ``"bh"``
+    (Benjamini–Hochberg 1995, false discovery rate). NaN stays NaN and is not counted."""
+    pa = np.asarray(p, dtype=float)
+    out = np.full(len(pa), np.nan)
+    ok = np.flatnonzero(np.isfinite(pa))
+    m = len(ok)
+    if m == 0:
+        return out
+    order = ok[np.argsort(pa[ok], kind="stable")]
+    ps = pa[order]
+    if method == "holm":
+        adj = np.maximum.accumulate((m - np.arange(m)) * ps)
+    elif method == "bh":
+        adj = np.minimum.accumulate((m / np.arange(1, m + 1) * ps)[::-1])[::-1]
+    else:
+        raise ValueError(f"unknown method {method!r}; use 'holm' or 'bh'")
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+def _year_moments(
+    unit: pd.Series, year: pd.Series, value: pd.Series, measure: str
+) -> pd.DataFrame:
+    d = pd.DataFrame(
+        {
+            UNIT: unit.astype(str).to_numpy(),
+            "ar": pd.to_numeric(year, errors="coerce").to_numpy(dtype=float),
+            "v": pd.to_numeric(value, errors="coerce").to_numpy(dtype=float),
+        }
+    ).dropna()
+    d["v2"] = d["v"] ** 2
+    g = d.groupby([UNIT, "ar"]).agg(n=("v", "size"), sum=("v", "sum"), sumsq=("v2", "sum"))
+    out = g.reset_index().assign(matt=measure)
+    out["ar"] = out["ar"].astype("int64")
+    out["n"] = out["n"].astype("int64")
+    return out[[UNIT, "matt", "ar", "n", "sum", "sumsq"]]
+
+
+def trend_moments(
+    providers: pd.DataFrame,
+    placements: pd.DataFrame,
+    ratings: pd.DataFrame,
+    *,
+    years: tuple[int, int],
+) -> pd.DataFrame:
+    """Per provider, trend measure and year: count, sum and sum of squares (private zone).
+
+    ``sammanbrott``: placements that ended that year (1 = breakdown, 0 = any other ending, as
+    the measure's denominator); ``placera_igen``: ratings made that year (ja = 1, nej = 0);
+    rating questions: the ratings 1–5 made that year. Columns ``enhet``, ``matt``, ``ar``,
+    ``n``, ``sum``, ``sumsq``. Never published: only :func:`provider_trends`' verdicts are.
+    """
+    p = _with_type(_ended_in(placements, years), providers)
+    parts = [
+        _year_moments(
+            p["utforare_id"],
+            p["_slutar"],
+            (_avslut_code(p) == "sammanbrott").astype("float64"),
+            "sammanbrott",
+        )
+    ]
+    r = _with_type(_in_years(ratings, years), providers)
+    igen = r["placera_igen"].astype("str").map({"ja": 1.0, "nej": 0.0})
+    parts.append(_year_moments(r["utforare_id"], r["ar"], igen, "placera_igen"))
+    for q in RATING_QUESTIONS:
+        s = r[q].astype("str")
+        v = pd.to_numeric(s.where(s.isin(list(SUBSTANTIVE))), errors="coerce")
+        parts.append(_year_moments(r["utforare_id"], r["ar"], v, q))
+    return pd.concat(parts, ignore_index=True)
+
+
+@dataclass(frozen=True, eq=False)
+class ProviderTrend:
+    """Per provider and measure: is it changing over the period? (see :func:`provider_trends`)
+
+    ``data`` has one row per provider (``enhet``, ``utforartyp``) and measure (``matt``,
+    :data:`TREND_MEASURES`) with the published ``verdict`` (:data:`TREND_SV` keys) and
+    ``reason`` (why a verdict is withheld: ``min_ratings``, ``trend_value_not_shown``,
+    ``trend_min_years``; empty otherwise), and the internal test statistics ``n_years``,
+    ``estimate`` (change per year: of the share, or of the mean rating), ``statistic`` (z or
+    t), ``p_value`` and ``p_adjusted``. Only ``verdict`` is ever published: the statistics come
+    from the providers' yearly counts, which are not published (docs/methods.md).
+    """
+
+    data: pd.DataFrame
+    alpha: float
+    adjust: str
+    min_years: int
+    method: str = (
+        "Cochran–Armitage (andelar) och minsta kvadrat-lutning med t-test (medelbetyg) över "
+        "år; Holmjustering över alla utförare och mått"
+    )
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.data.copy()
+
+    def published(self) -> pd.DataFrame:
+        """The columns a report may show: unit, type, measure, verdict, reason."""
+        return self.data[[UNIT, "utforartyp", "matt", "verdict", "reason"]].copy()
+
+    def _repr_html_(self) -> str:
+        return self.published().to_html(escape=True, index=False)
+
+    def verdict(self, unit: str, measure: str) -> str:
+        d = self.data
+        hit = d[(d[UNIT] == unit) & (d["matt"] == measure)]
+        return str(hit["verdict"].iloc[0]) if len(hit) else TREND_LITTLE
+
+
+def provider_trends(
+    moments: pd.DataFrame,
+    summary: ProviderSummary,
+    *,
+    min_years: int = TREND_MIN_YEARS,
+    alpha: float = 0.05,
+    adjust: str = "holm",
+) -> ProviderTrend:
+    """Trend verdict per provider and measure: ökande, minskande, ingen säker förändring, för
+    lite data or för få bedömningar.
+
+    A provider gets a tested verdict for a measure only when the summary shows its period value
+    (status ``ok``: enough ratings, a published denominator of at least ``min_denominator``,
+    no share that implies a small count) and it has data in at least ``min_years`` years of
+    the period; otherwise "för lite data" (or "för få bedömningar" below ``min_ratings``). The
+    test is Cochran–Armitage on the yearly shares (:func:`cochran_armitage`) or the t-test of
+    the least-squares slope of the ratings on year (:func:`linear_trend`). The p-values are
+    adjusted over every tested provider and measure of the data together (Holm by default,
+    ``"bh"`` for Benjamini–Hochberg), so that noise is rarely called a trend and a verdict does
+    not depend on which providers one report lists; ökande or minskande only when the adjusted
+    p-value is below ``alpha``.
+
+    Parameters
+    ----------
+    moments
+        :func:`trend_moments` (private).
+    summary
+        :func:`provider_summary` of the same period: decides which values may be shown.
+    """
+    d = summary.data
+    status = dict(zip(zip(d[UNIT], d["matt"], strict=True), d["status"], strict=True))
+    prov = d[d["niva"] == "provider"].drop_duplicates(UNIT)
+    # years with data per (provider, measure) as arrays n, sum, sumsq, year (one sort, no
+    # per-group pandas indexing: the national data have some 2 000 groups)
+    m = moments[moments["n"] > 0].sort_values([UNIT, "matt", "ar"], kind="stable")
+    vals = m[["n", "sum", "sumsq", "ar"]].to_numpy(dtype=float)
+    key = list(zip(m[UNIT].astype(str), m["matt"].astype(str), strict=True))
+    starts = [i for i in range(len(key)) if i == 0 or key[i] != key[i - 1]]
+    groups = {key[a]: vals[a:b] for a, b in zip(starts, [*starts[1:], len(key)], strict=True)}
+    rows = []
+    for u, t in zip(prov[UNIT], prov["utforartyp"], strict=True):
+        for mid in TREND_MEASURES:
+            row: dict[str, Any] = {
+                UNIT: u,
+                "utforartyp": t,
+                "matt": mid,
+                "verdict": TREND_LITTLE,
+                "reason": "",
+                "n_years": 0,
+                "estimate": math.nan,
+                "statistic": math.nan,
+                "p_value": math.nan,
+            }
+            st = status.get((u, mid), STATUS_NONE)
+            g = groups.get((u, mid))
+            row["n_years"] = 0 if g is None else int(len(g))
+            if st == STATUS_FEW:
+                row.update(verdict=TREND_FEW, reason=TREND_REASON_MIN_RATINGS)
+            elif st != STATUS_OK:
+                row["reason"] = TREND_REASON_HIDDEN
+            elif g is None or len(g) < min_years:
+                row["reason"] = TREND_REASON_YEARS
+            else:
+                n, total, sumsq, year = g.T
+                if MEASURES[mid].kind == "share":
+                    est, stat, p = cochran_armitage(total, n, year)
+                else:
+                    est, _se, stat, p = linear_trend(n, total, sumsq, year)
+                row.update(estimate=est, statistic=stat, p_value=p, verdict=TREND_FLAT)
+            rows.append(row)
+    data = pd.DataFrame(rows)
+    # one family: every tested provider and measure of the data (the whole table a reader scans)
+    data["p_adjusted"] = adjust_pvalues(data["p_value"], method=adjust)
+    sig = data["p_adjusted"] < alpha
+    data.loc[sig & (data["estimate"] > 0), "verdict"] = TREND_UP
+    data.loc[sig & (data["estimate"] < 0), "verdict"] = TREND_DOWN
+    return ProviderTrend(data=data, alpha=alpha, adjust=adjust, min_years=int(min_years))
 
 
 def ratings_per_provider(ratings: pd.DataFrame, *, years: tuple[int, int]) -> dict[str, int]:

@@ -3021,6 +3021,25 @@ def _ground_truth(
     }
 
 
+def generator_digest() -> str:
+    """SHA-256 of the generator's code and the catalogue: demo data made by another version of
+    the generator (e.g. before new tables were added) are stale, and ``workbench demo``
+    rebuilds them."""
+    import hashlib
+
+    from workbench import paths
+
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for f in (
+        here / "synth.py",
+        here / "synth_followup.py",
+        paths.reference_dir() / "catalogue.yaml",
+    ):
+        h.update(f.name.encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
 def build(out_dir: Path, config: SynthConfig | None = None) -> Manifest:
     """Generate the dataset and write it (parquet tables, manifest.json, ground_truth.json).
 
@@ -3040,7 +3059,12 @@ def build(out_dir: Path, config: SynthConfig | None = None) -> Manifest:
         tables,
         out_dir,
         source=f"synth seed={cfg.seed}",
-        extra={"synthetic": True, "config": cfg.to_dict(), "data_date": f"{cfg.years[1]}-12-31"},
+        extra={
+            "synthetic": True,
+            "config": cfg.to_dict(),
+            "data_date": f"{cfg.years[1]}-12-31",
+            "generator_digest": generator_digest(),
+        },
     )
     write_json(truth, out_dir / GROUND_TRUTH_FILE)
     log.info(

@@ -46,7 +46,7 @@ from workbench.municipalities import list_municipalities
 if TYPE_CHECKING:
     from workbench.synth import SynthConfig
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 
 # ------------------------------------------------------------------------------------------------
 # Parameters ([P] = placeholder invented for the synthetic data)
@@ -100,6 +100,12 @@ PLANTED_BETTER = [
 PLANTED_CAPACITY = (0.90, 1.5)
 #: Tiny providers: (type, county, number of placements; all ended and rated once each).
 TINY_PROVIDERS = [("hvb", "22", 2), ("hvb", "01", 3), ("stodboende", "12", 4), ("hvb", "14", 2)]
+#: Planted trends in the ratings 1–5: (type, log-odds per year). The null provider of the type
+#: with the most placements gets a rating shift that changes linearly by this much per year,
+#: centred on the mean year of its ratings so that its average over the period is unchanged
+#: ("would place again" keeps shift 0: its yes-share is not linear in the shift). Only these
+#: providers' ratings change; every other draw is the same.
+PLANTED_TRENDS = [("hvb", 0.6), ("familjehemsorg", -0.6)]
 #: Ratings: P(rated) for ended placements, ongoing ones (after 6 months) and the delays [P].
 RATED_ENDED = 0.85
 RATED_ONGOING = 0.30
@@ -434,7 +440,21 @@ def _placements(
     _tiny_placements(rng, pl, prov, who)
     pl["provider"] = who
     pl["breakdown_probability"] = prob
+    _plant_trends(pl, prov)
     return pl, prov, base
+
+
+def _plant_trends(pl: pd.DataFrame, prov: pd.DataFrame) -> None:
+    """Mark :data:`PLANTED_TRENDS`' providers (deterministic: no random draw)."""
+    prov["trend"] = 0.0
+    n = np.bincount(pl["provider"].to_numpy(), minlength=len(prov))
+    null = (prov["planted"] == "").to_numpy() & (prov["tiny"] == 0).to_numpy()
+    for typ, slope in PLANTED_TRENDS:
+        cand = np.flatnonzero(null & (prov["utforartyp"] == typ).to_numpy() & (n > 0))
+        if len(cand) < 2:  # keep at least one null provider of the type
+            continue
+        j = cand[np.argmax(n[cand])]  # first of the largest: ties by position
+        prov.loc[j, "trend"] = slope
 
 
 def _ratings(
@@ -457,6 +477,12 @@ def _ratings(
     rdate = date[rated].reset_index(drop=True)
     m = len(r)
     shift = prov["rating_shift"].to_numpy()[r["provider"].to_numpy()]
+    # planted trends (ratings 1-5 only): a linear change per year, centred on the provider's
+    # mean rating year
+    slope = prov["trend"].to_numpy()[r["provider"].to_numpy()]
+    year = rdate.dt.year.to_numpy(dtype=float)
+    centre = pd.Series(year).groupby(r["provider"].to_numpy()).transform("mean").to_numpy()
+    trended = shift + slope * (year - centre)
     out = pd.DataFrame(
         {
             "placering_id": r["placering_id"],
@@ -468,7 +494,7 @@ def _ratings(
     )
     r_ended = r["slutdatum"].notna().to_numpy()
     for item, probs in RATING_BASE.items():
-        y = _ordinal(rng, _cutpoints(probs), shift).astype(str).astype(object)
+        y = _ordinal(rng, _cutpoints(probs), trended).astype(str).astype(object)
         p_unknown = (
             np.where(r_ended, RATING_VET_EJ_GOAL["ended"], RATING_VET_EJ_GOAL["ongoing"])
             if item == "betyg_mal"
@@ -700,6 +726,22 @@ def _provider_truth(
     n_r = ratings.groupby("utforare_id").size().reindex(ids, fill_value=0)
     # expected breakdown share of the provider's ended placements (its sets' probabilities)
     q_mean = done.groupby("utforare_id")["breakdown_probability"].mean()
+    trends = []
+    for _, p in prov[prov["trend"] != 0].sort_values("utforare_id").iterrows():
+        i = p["utforare_id"]
+        yrs = ratings.loc[ratings["utforare_id"] == i, "ar"].astype(float)
+        trends.append(
+            {
+                "utforare_id": i,
+                "utforartyp": p["utforartyp"],
+                "lan": p["lan"],
+                "direction": "okande" if p["trend"] > 0 else "minskande",
+                "log_odds_per_year": float(p["trend"]),
+                "centre_year": round(float(yrs.mean()), 4),
+                "measures": list(RATING_BASE),
+                "n_ratings": int(n_r[i]),
+            }
+        )
     effects = []
     for _, p in prov[prov["planted"] != ""].sort_values("utforare_id").iterrows():
         i = p["utforare_id"]
@@ -747,7 +789,14 @@ def _provider_truth(
         "clearly_better": [e["utforare_id"] for e in effects if e["planted"] == "better"],
         "null_providers": (
             "every provider not in effects has relative_risk 1 and rating_shift 0: differences "
-            "between them are noise"
+            "between them are noise (the planted_trends providers have rating_shift 0 on "
+            "average over their ratings)"
+        ),
+        "planted_trends": trends,
+        "trend_model": (
+            "planted_trends: eta = rating_shift + log_odds_per_year x (year - centre_year) for "
+            "the provider's ratings 1-5 (year of the rating); placera_igen and breakdowns have "
+            "no planted trend"
         ),
         "minimum_ratings": MIN_RATINGS,
         "few_ratings": few,

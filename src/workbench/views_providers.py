@@ -269,6 +269,27 @@ class ProviderReport:
         return pv.yearly_trend(self.protected_yearly, years=self.settings.period)
 
     @functools.cached_property
+    def provider_trend(self) -> pv.ProviderTrend:
+        """Trend verdict per provider and measure (:func:`workbench.providers.provider_trends`),
+        over every provider of the data, so that a provider's verdict is the same in every
+        report."""
+        years = self.settings.period
+        return pv.provider_trends(
+            pv.trend_moments(self.providers, self.placements, self.ratings, years=years),
+            self.summary,
+        )
+
+    @functools.cached_property
+    def _trend_rows(self) -> dict[tuple[str, str], Any]:
+        d = self.provider_trend.published()
+        return {(r[pv.UNIT], r["matt"]): r for r in d.to_dict("records")}
+
+    def trend_text(self, unit: str, measure: str) -> str:
+        """The published trend verdict of a provider (never a number)."""
+        r = self._trend_rows.get((unit, measure))
+        return pv.TREND_SV[r["verdict"]] if r is not None else pv.TREND_SV[pv.TREND_LITTLE]
+
+    @functools.cached_property
     def _rows(self) -> dict[tuple[str, str], Any]:
         d = self.summary.data
         return {(r[pv.UNIT], r["matt"]): r for r in d.to_dict("records")}
@@ -773,6 +794,85 @@ class ProviderReport:
             data={SUPPRESSION_LOG_MIME: suppression_payload(cells, self.rules)},
         )
 
+    def provider_trend_table(self) -> Block:
+        """Per type: each provider's trend verdict per measure (words only, never numbers)."""
+        if self.empty:
+            return Block("")
+        measures = list(pv.TREND_MEASURES)
+        parts = []
+        for t in self.types:
+            units = self._of_type(t)
+            if not units:
+                continue
+            rows = []
+            for u in units:
+                head = f'<tr><th scope="row">{esc(self.label(u))}</th>'
+                if self.few(u):
+                    rows.append(
+                        head
+                        + _td(pv.TREND_SV[pv.TREND_FEW], num=False, span=len(measures))
+                        + "</tr>"
+                    )
+                    continue
+                rows.append(
+                    head
+                    + "".join(_td(self.trend_text(u, mid), num=False) for mid in measures)
+                    + "</tr>"
+                )
+            parts.append(f"<h3>{esc(pv.PROVIDER_TYPES[t])}</h3>")
+            parts.append(
+                _table(
+                    f"{pv.PROVIDER_TYPES[t]}: trend per utförare {self.settings.period_label}",
+                    [("label", 1 + len(measures))],
+                    "<tr>"
+                    + _th("Utförare")
+                    + "".join(_th(pv.MEASURES[m].sv) for m in measures)
+                    + "</tr>",
+                    rows,
+                )
+            )
+        if not parts:
+            parts.append('<p class="wb-note">Inga utförare att visa.</p>')
+        note = (
+            '<p class="wb-note"><strong>Så läser du tabellen.</strong> Trenden säger om måttet '
+            "har blivit högre (<strong>ökande</strong>) eller lägre (<strong>minskande</strong>) "
+            "år för år under perioden. För sammanbrott är minskande en förbättring; för "
+            "övriga mått är ökande en förbättring. En trend anges bara när förändringen är så "
+            "tydlig att den knappast är slump, även med hänsyn till att alla utförare och mått "
+            "prövas samtidigt; annars står det <strong>ingen säker förändring</strong>, vilket "
+            "inte betyder att inget har förändrats. <strong>För lite data</strong>: utförarens "
+            "värde för perioden visas inte, eller uppgifterna finns från färre än "
+            f"{pv.TREND_MIN_YEARS} år. Värden per år redovisas inte för enskilda utförare; "
+            "därför anges trenden bara i ord.</p>"
+        )
+        return self._trend_block("\n".join(parts) + note, self.selected)
+
+    def _trend_block(self, html_text: str, units: Sequence[str]) -> Block:
+        name = "provider_trend_verdicts"
+        cells = self._log_cells(units, name=name)
+        wanted = set(units)
+        d = self.provider_trend.published()
+        held = d[
+            d[pv.UNIT].isin(wanted)
+            & d["reason"].isin([pv.TREND_REASON_HIDDEN, pv.TREND_REASON_YEARS])
+        ]
+        cells += [
+            {
+                "table": name,
+                "unit": r[pv.UNIT],
+                "variable": f"trend_{r['matt']}",
+                "code": None,
+                "cell": "verdict",
+                "rule": r["reason"],
+                "pass": 0,
+            }
+            for r in held.to_dict("records")
+        ]
+        payload = suppression_payload(cells, self.rules)
+        payload["rules"]["min_ratings"] = self.min_ratings
+        payload["rules"]["trend_min_years"] = pv.TREND_MIN_YEARS
+        return Block(html_text, data={SUPPRESSION_LOG_MIME: payload})
+
     def methods(self) -> Block:
         """Measures, statistical methods and disclosure rules (appendix)."""
         small = f"1 och {self.rules.min_count - 1}"
@@ -802,6 +902,17 @@ class ProviderReport:
             "men används inte för att rangordna.</p>"
             "<p>Utförarna ordnas alltid i bokstavsordning. En rangordning efter skattningarna "
             "skulle till stor del spegla slumpen.</p>"
+            "<h3>Trend per utförare</h3>"
+            "<p>Trenden prövas med Cochran–Armitages test för andelar (sammanbrott efter det år "
+            "placeringen avslutades, skulle placera igen efter bedömningsår) och med en linjär "
+            "regression av betygen på bedömningsår för medelbetygen. P-värdena Holmjusteras "
+            "över alla utförare och mått i data, så att slumpen sällan kallas en trend och så "
+            "att en utförares trend är densamma i alla rapporter. Ökande eller minskande anges "
+            "bara när det justerade p-värdet är under 5 %. En trend prövas bara när "
+            "utförarens värde för perioden redovisas och uppgifter finns från minst "
+            f"{pv.TREND_MIN_YEARS} år; annars för lite data. Värden per år redovisas inte för "
+            "enskilda utförare, och inte heller trendens storlek: bara ett omdöme i ord, som "
+            "inte avslöjar något antal.</p>"
             "<h3>Röjandekontroll och för få bedömningar</h3>"
             f"<p>Antal mellan {esc(small)} redovisas inte ({SUPPRESSED}). Antalen per utförare, "
             "typ och alla utförare skyddas tillsammans, så att inget dolt tal kan räknas fram ur "
@@ -841,6 +952,8 @@ class ProviderReport:
                 ("95 % KI, övre", "share" if m.kind == "share" else "measure"),
                 ("Jämfört med övriga av typen", "label"),
             ]
+            if m.id in pv.TREND_MEASURES:
+                cols.append(("Trend under perioden", "label"))
         of = self.providers.set_index("utforare_id")
         rows: list[tuple[Any, ...]] = []
         for u in [*self.types, *[x for t in self.types for x in self._of_type(t)]]:
@@ -867,6 +980,8 @@ class ProviderReport:
                         else SUPPRESSED
                     )
                     row += [sym, sym, sym, ""]
+                    if m.id in pv.TREND_MEASURES:
+                        row.append(SUPPRESSED if few else self._excel_trend(u, m.id))
                     continue
                 row += [
                     excel_number(scale * float(r["value"])),
@@ -874,8 +989,15 @@ class ProviderReport:
                     excel_number(scale * float(r["ci_high"])),
                     pv.CLASS_SV.get(r["klass"], "") if not is_type else "",
                 ]
+                if m.id in pv.TREND_MEASURES:
+                    row.append(self._excel_trend(u, m.id))
             rows.append(tuple(row))
         return tuple(cols), rows
+
+    def _excel_trend(self, unit: str, measure: str) -> str:
+        if unit in pv.PROVIDER_TYPES:
+            return ""  # types: see the yearly values in the report
+        return self.trend_text(unit, measure)
 
     def excel_about(self) -> list[str]:
         s = self.settings
@@ -897,6 +1019,12 @@ class ProviderReport:
             "så att de avslöjar ett litet antal.",
             f"Utförare med färre än {self.min_ratings} bedömningar under perioden visas utan "
             "värden (För få bedömningar).",
+            "Trend under perioden: ökande eller minskande när måttet förändrats år för år så "
+            "tydligt att det knappast är slump (Cochran–Armitage för andelar, linjär regression "
+            "på år för medelbetyg, Holmjusterat över alla utförare och mått, 5 %); annars ingen "
+            "säker förändring. För lite data: värdet visas inte eller färre än "
+            f"{pv.TREND_MIN_YEARS} år med uppgifter. Trenden anges bara i ord; värden per år "
+            "redovisas inte för enskilda utförare.",
             "Utförarna står i bokstavsordning; tabellen är ingen rangordning.",
             f"Data: {self.manifest.get('source', '')}, uttag {self.manifest.get('data_date', '')}. "
             f"Framställd med workbench {__version__}.",
