@@ -567,7 +567,9 @@ def load_catalogue(path: str | None = None) -> Catalogue:
     """
     p = Path(path) if path else paths.reference_dir() / "catalogue.yaml"
     with open(p, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+        # libyaml's parser when available: the same safe loader's types, about 8x faster (every
+        # report kernel reads the catalogue once)
+        raw = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     return parse_catalogue(raw, path=p)
 
 
