@@ -608,7 +608,8 @@ def test_ingest_reads_decimal_comma_whole_numbers_and_rejects_fractions(tmp_path
     assert "birth_year_differs_from_pnr" not in set(res.problems["regel"])  # 2009,0 == 2009
 
 
-def test_ingest_rereferral_equals_a_brute_force_oracle():
+@pytest.mark.parametrize("ids", ["plain", "pseudonyms"])
+def test_ingest_rereferral_equals_a_brute_force_oracle(ids: str):
     """_rereferral (sorted keys + searchsorted) against a plain loop over every ending."""
     from workbench.ingest.core import _rereferral
 
@@ -634,6 +635,13 @@ def test_ingest_rereferral_equals_a_brute_force_oracle():
     ].to_numpy() + pd.Timedelta(days=30)
     reg["registreringstyp"] = np.where(rng.random(len(reg)) < 0.6, "avslut", "uppfoljning")
     reg = reg.reset_index(drop=True)
+    if ids == "pseudonyms":  # the pipeline's ids: the join runs on their 64-bit numbers
+        from workbench.pseudonym import PseudonymKey, pseudonymise
+
+        k = PseudonymKey(bytes(range(32)))
+        for col, prefix in (("insats_id", "I"), ("barn_id", "B")):
+            ins[col] = pseudonymise(ins[col].astype("str"), k, domain="t", prefix=prefix)
+            reg[col] = pseudonymise(reg[col].astype("str"), k, domain="t", prefix=prefix)
     data_end = pd.Timestamp("2023-06-30")
     got = _rereferral(reg, ins, data_end)
     opened = ins["aktualiseringsdatum"].fillna(ins["insats_start"])
@@ -650,3 +658,255 @@ def test_ingest_rereferral_equals_a_brute_force_oracle():
         others = (ins["barn_id"] == r["barn_id"]) & (ins["insats_id"] != r["insats_id"])
         expected = bool(((opened > end) & (opened <= limit) & others).any())
         assert bool(got[i]) == expected, (i, expected)
+
+
+# -- integer fast paths of the pipeline (pseudonyms as 64-bit numbers) -----------------------------
+
+
+def _pseudonyms(n: int, prefix: str, seed: int, distinct: int | None = None) -> pd.Series:
+    """Synthetic pseudonyms made by the real function (repeats when ``distinct`` < ``n``)."""
+    from workbench.pseudonym import PseudonymKey, pseudonymise
+
+    rng = np.random.default_rng(seed)
+    raw = pd.Series([f"id-{v}" for v in rng.integers(0, distinct or 10**9, n)], dtype="str")
+    return pseudonymise(raw, PseudonymKey(bytes(range(32))), domain="t", prefix=prefix)
+
+
+def test_pseudonym_numbers_sort_and_compare_exactly_as_the_texts():
+    from workbench.ingest.core import _pseudonym_numbers
+
+    ids = _pseudonyms(3000, "R", seed=1, distinct=1500)
+    numbers = _pseudonym_numbers(ids)
+    assert numbers is not None and numbers.dtype == np.uint64
+    text_order = ids.reset_index(drop=True).sort_values(kind="stable").index.to_numpy()
+    assert (np.argsort(numbers, kind="stable") == text_order).all()
+    same_number = numbers[:, None] == numbers[None, :300]
+    same_text = ids.to_numpy()[:, None] == ids.to_numpy()[None, :300]
+    assert (same_number == same_text).all()
+    # a slice keeps its offset into the parent's buffers
+    assert (_pseudonym_numbers(ids.iloc[100:200]) == numbers[100:200]).all()
+    # anything that is not a column of one-prefix pseudonyms falls back (None)
+    for other in (
+        pd.concat([ids.iloc[:5], _pseudonyms(5, "B", seed=2)]),  # two prefixes
+        pd.Series([*ids.iloc[:5], None], dtype="str"),  # missing
+        pd.Series([v.upper() for v in ids.iloc[:5]], dtype="str"),  # not lowercase hex
+        pd.Series(["R123", "R456"], dtype="str"),  # wrong length
+        pd.Series(["2281", "0180"], dtype="str"),
+        pd.Series([], dtype="str"),
+    ):
+        assert _pseudonym_numbers(other) is None
+
+
+def test_sorted_positions_equal_a_stable_pandas_sort():
+    from workbench.ingest.core import _sorted_positions
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    dates = pd.Series(pd.Timestamp("1965-01-01") + pd.to_timedelta(rng.integers(0, 30000, n), "D"))
+    df = pd.DataFrame(
+        {
+            "kommun": pd.Series(rng.choice(["2281", "0180", "2262"], n), dtype="str").where(
+                rng.random(n) > 0.05
+            ),
+            "datum": dates.where(rng.random(n) > 0.05).dt.floor("365D"),  # ties, NaT, pre-1970
+            "id": _pseudonyms(n, "R", seed=4, distinct=900),  # ties
+            "text": pd.Series(rng.choice(["b", "a", "c", "ab"], n), dtype="str"),  # fallback
+            "tal": pd.array(rng.integers(0, 5, n), dtype="Int64"),
+        }
+    )
+    df.loc[rng.random(n) < 0.05, "tal"] = pd.NA
+    for by in (
+        ["kommun", "datum", "id"],
+        ["kommun", "id"],
+        ["id"],
+        ["text", "tal"],
+        ["datum", "text", "id"],
+    ):
+        expected = df.sort_values(by, kind="stable").index.to_numpy()
+        assert (_sorted_positions(df, by) == expected).all(), by
+
+
+def test_positions_in_equals_index_get_indexer():
+    from workbench.ingest.core import _positions_in
+
+    hay = _pseudonyms(500, "I", seed=5).drop_duplicates().reset_index(drop=True)
+    absent = _pseudonyms(20, "I", seed=6)
+    needles = pd.concat([hay.sample(300, replace=True, random_state=1), absent], ignore_index=True)
+    expected = pd.Index(hay).get_indexer(needles)
+    assert (_positions_in(hay, needles) == expected).all()
+    assert (expected[-20:] == -1).all()
+    # other prefix with the same hex digits: absent, as in the text
+    other = pd.Series(["B" + v[1:] for v in hay.iloc[:10]], dtype="str")
+    assert (_positions_in(hay, other) == -1).all()
+    plain = pd.Series(["a", "b", "c"], dtype="str")
+    assert _positions_in(plain, pd.Series(["c", "x"], dtype="str")).tolist() == [2, -1]
+
+
+@pytest.mark.parametrize("key_kind", ["pseudonym", "text"])
+def test_latest_equals_a_plain_loop_oracle(key_kind: str):
+    """_latest (integer codes, one pass per column) against a loop over every group."""
+    from workbench.ingest.core import _latest, _Stage
+
+    rng = np.random.default_rng(8)
+    n = 600
+    key = (
+        _pseudonyms(n, "B", seed=9, distinct=80)
+        if key_kind == "pseudonym"
+        else pd.Series([f"k{v}" for v in rng.integers(0, 80, n)], dtype="str")
+    )
+    gap = rng.random((5, n)) < 0.3
+    df = pd.DataFrame(
+        {
+            "_fil": "f.csv",
+            "_rad": np.arange(2, n + 2),
+            "barn_id": key,
+            "kon": pd.Categorical(rng.choice(["flicka", "pojke"], n), ["flicka", "pojke"]),
+            "start": pd.Series(  # dates before and after 1970, NaT
+                pd.Timestamp("1960-01-01") + pd.to_timedelta(rng.integers(0, 3, n) * 9000, "D")
+            ).astype("datetime64[ns]"),
+            "fodelsear": pd.array(rng.integers(2005, 2008, n), dtype="Int64"),
+            "ensam": pd.array(rng.random(n) < 0.5, dtype="boolean"),
+            "ursprung": pd.Series(rng.choice(["sverige", "europa"], n), dtype="str"),
+        }
+    )
+    for j, c in enumerate(["kon", "start", "fodelsear", "ensam", "ursprung"]):
+        df[c] = df[c].mask(gap[j])
+    rank = rng.permutation(n)
+    cols = ["kon", "start", "fodelsear", "ensam", "ursprung"]
+    conflicts: list = []
+    got = _latest(df, "barn_id", cols, conflicts, "child_conflict", rank)
+    stage = _Stage(df, pd.Series(False, index=df.index), [])
+    for rule, mask, col in conflicts:
+        assert rule == "child_conflict"
+        stage.flag(rule, pd.Series(mask, index=df.index), kolumn=col)
+
+    flagged = {
+        (c, int(r)) for p in stage.found for c, r in zip(p["kolumn"], p["rad"], strict=True)
+    }
+    expected_flags = set()
+    groups = sorted(df["barn_id"].unique())
+    assert got["barn_id"].tolist() == groups
+    for g_i, g in enumerate(groups):
+        rows = np.flatnonzero((df["barn_id"] == g).to_numpy())
+        for c in cols:
+            present = [r for r in rows if pd.notna(df[c].iat[r])]
+            value = got[c].iat[g_i]
+            if not present:
+                assert pd.isna(value), (g, c)
+                continue
+            latest = max(present, key=lambda r: rank[r])
+            assert value == df[c].iat[latest], (g, c)
+            expected_flags |= {
+                (c, int(df["_rad"].iat[r])) for r in present if df[c].iat[r] != df[c].iat[latest]
+            }
+    assert flagged == expected_flags
+    assert (got.dtypes[cols] == df.dtypes[cols]).all()
+
+
+@pytest.mark.parametrize("with_id", [True, False])
+def test_exact_duplicates_equal_pandas_duplicated(with_id: bool):
+    from workbench.ingest.core import _exact_duplicates
+
+    rng = np.random.default_rng(11)
+    n = 400
+    df = pd.DataFrame(
+        {
+            "_id_personnummer": pd.Series(rng.choice(["p1", "p2", "p3"], n), dtype="str"),
+            "_id_registrering": pd.Series(
+                [f"R{v}" for v in rng.integers(0, 250, n)], dtype="str"
+            ).where(rng.random(n) > 0.1),
+            "registreringsdatum": pd.Series(
+                rng.choice(["2024-01-01", "2024-02-01"], n), dtype="str"
+            ),
+            "kon": pd.Series(rng.choice(["Flicka", "Pojke", None], n), dtype="str"),
+        }
+    )
+    copies = df.sample(80, random_state=2)
+    copies.loc[copies.index[:20], "kon"] = "Annan"  # same keys, one column differs: not exact
+    df = pd.concat([df, copies], ignore_index=True).sample(frac=1, random_state=3)
+    df = df.reset_index(drop=True)
+    if not with_id:
+        df = df.drop(columns="_id_registrering")
+    columns = list(df.columns)
+    got = _exact_duplicates(df, columns)
+    expected = df[columns].duplicated(keep="first")
+    assert got.tolist() == expected.tolist()
+    assert int(got.sum()) >= 60  # at least the copies left unchanged
+
+
+def _broken(table: pd.DataFrame, how: str) -> pd.DataFrame:
+    t = table.copy()
+    if how == "id_pattern":
+        t.loc[3, "barn_id"] = "B12345"
+    elif how == "unknown_kommun":
+        t.loc[0, "kommun"] = "9999"
+    elif how == "age_out_of_range":
+        t.loc[5, "alder"] = 21
+    elif how == "duplicate_id":
+        t.loc[7, "registrering_id"] = t.loc[8, "registrering_id"]
+    elif how == "missing_id":
+        t.loc[2, "insats_id"] = None
+    elif how == "unknown_code":
+        t.loc[4, "registreringstyp"] = "okand"
+    elif how == "extra_column":
+        t["namn"] = "x"
+    elif how == "missing_column":
+        t = t.drop(columns="maluppfyllelse")
+    elif how == "wrong_dtype":
+        t["alder"] = t["alder"].astype("float64")
+    return t
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "id_pattern",
+        "unknown_kommun",
+        "age_out_of_range",
+        "duplicate_id",
+        "missing_id",
+        "unknown_code",
+        "extra_column",
+        "missing_column",
+        "wrong_dtype",
+    ],
+)
+def test_dataset_validate_fast_pass_catches_what_pandera_catches(small_dataset, how):
+    """The vectorised pass at write returns a valid table untouched; a broken one still fails
+    with pandera's report (the same check names and counts as pandera alone)."""
+    import pandera.pandas as pa
+
+    from workbench.dataset import DatasetError, conform, schema, validate
+
+    table = conform("registrations", read_table(small_dataset, "registrations").head(50))
+    assert validate("registrations", table) is table
+    broken = _broken(table, how)
+    with pytest.raises(DatasetError, match="fails its schema") as caught:
+        validate("registrations", broken)
+    with pytest.raises(pa.errors.SchemaErrors) as by_pandera:
+        schema("registrations").validate(broken, lazy=True)
+    fc = by_pandera.value.failure_cases
+    summary = fc.groupby(["column", "check"], dropna=False).size().reset_index(name="n")
+    assert summary.to_string() in str(caught.value)
+
+
+def test_prefetched_factorizations_equal_direct_ones_in_any_order():
+    from workbench.ingest.core import _Prefetch
+    from workbench.ingest.values import factorize
+
+    rng = np.random.default_rng(21)
+    frame = pd.DataFrame(
+        {
+            c: pd.Series(rng.choice(["a", "b", "ö", None], 1000), dtype="str")
+            for c in ("x", "y", "z", "w")
+        }
+    )
+    prefetch = _Prefetch(frame, ["x", "y", "z", "w"], depth=2)
+    try:
+        for name in ("x", "z", "y", "w", "x"):  # out of order, and once more than listed
+            codes, uniques = prefetch.take(name)
+            expected_codes, expected_uniques = factorize(frame[name])
+            assert (codes == expected_codes).all()
+            assert uniques.tolist() == expected_uniques.tolist()
+    finally:
+        prefetch.close()

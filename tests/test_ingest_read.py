@@ -665,3 +665,28 @@ def test_read_fast_arrow_parser_equals_the_c_parser_on_regular_files():
         pd.testing.assert_frame_equal(fast, slow, check_dtype=True)
 
     check()
+
+
+@pytest.mark.parametrize("at", [0, 51, 65533, 65534, 65535, 65536, 65537, 200_000, None])
+@pytest.mark.parametrize("bad", [b"\xf6", b"\xc3", b"\xe2\x82", b"\xe2\x82\xac", b"\xff\xfe"])
+def test_utf8_check_of_a_prefix_reports_the_same_first_error_as_a_full_decode(at, bad):
+    """The 64 KiB prefix check finds the error a full decode finds; a character cut by the
+    prefix's end is not one (a cp1252 file fails fast, a UTF-8 file is still checked in full)."""
+    from workbench.ingest.read import _is_utf8, _validate_utf8
+
+    body = bytearray(("Kön;Ålder\n" * 30_000).encode("utf-8"))
+    if at is not None:
+        body[at : at + len(bad)] = bad
+    data = bytes(body)
+    try:
+        data.decode("utf-8")
+        expected = None
+    except UnicodeDecodeError as exc:
+        expected = exc.start
+    try:
+        _validate_utf8(data)
+        got = None
+    except UnicodeDecodeError as exc:
+        got = exc.start
+    assert got == expected
+    assert _is_utf8(data) == (expected is None)

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import stat
+import time
 import traceback
 from pathlib import Path
 
@@ -474,6 +475,120 @@ def test_pseudonymise_rejects_numbers_and_bad_domain() -> None:
         pseudonymise(pd.Series(["x"]), key, domain="", prefix="B")
     with pytest.raises(ValueError, match="domain"):
         pseudonymise(pd.Series(["x"]), key, domain="a\x1fb", prefix="B")
+
+
+def _per_row_hmac(values: pd.Series, secret: bytes, domain: str, prefix: str) -> list:
+    """The documented formula applied row by row with the standard library (the oracle)."""
+    return [
+        None
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+        else prefix
+        + hmac.new(secret, domain.encode() + b"\x1f" + v.encode(), "sha256").hexdigest()[:16]
+        for v in values
+    ]
+
+
+@pytest.mark.parametrize("key_bytes", [32, 64, 65, 100])
+def test_pseudonymise_of_distinct_values_equals_per_row_hmac(monkeypatch, key_bytes: int) -> None:
+    # Each distinct value is hashed once and the result spread back to its rows; keys longer
+    # than SHA-256's 64-byte block are hashed first (RFC 2104). Small chunks cross boundaries.
+    import workbench.pseudonym as pseudonym
+
+    monkeypatch.setattr(pseudonym, "_CHUNK", 7)
+    rng = np.random.default_rng(key_bytes)
+    secret = bytes(rng.integers(0, 256, key_bytes, dtype=np.uint8))
+    distinct = [f"{n:012d}" for n in rng.integers(10**11, 10**12, 40)]
+    distinct += ["", "åäö-ÅÄÖ", "x\x1fy", "€ 1", "19811218-9876"]
+    values = pd.Series(rng.choice(np.array(distinct, dtype=object), 500), dtype="str")
+    values[rng.random(500) < 0.1] = None
+    for domain, prefix in (("barn", "B"), ("registrering", "R")):
+        out = pseudonymise(values, PseudonymKey(secret), domain=domain, prefix=prefix)
+        expected = _per_row_hmac(values, secret, domain, prefix)
+        assert [None if pd.isna(v) else v for v in out] == expected
+        assert out.dtype == "str"
+
+
+@pytest.mark.parametrize(
+    "helper",
+    [
+        "real",  # the helper process hashes the second half of the distinct values
+        "import sys; sys.exit(3)",  # fails: this process hashes them instead
+        "import sys; sys.stdin.buffer.read(); sys.stdout.buffer.write(b'short')",  # wrong size
+    ],
+)
+def test_pseudonymise_shared_with_a_helper_process_equals_per_row_hmac(monkeypatch, helper):
+    import workbench.pseudonym as pseudonym
+
+    monkeypatch.setattr(pseudonym, "_second_core_idle", lambda: True)  # whatever the load
+    monkeypatch.setattr(pseudonym, "_SHARE_FROM", 50)
+    if helper != "real":
+        monkeypatch.setattr(pseudonym, "_HELPER", helper)
+    rng = np.random.default_rng(17)
+    secret = bytes(rng.integers(0, 256, 80, dtype=np.uint8))  # longer than a block: hashed
+    distinct = [f"2281\x1fref\x1fREG{n:08d}" for n in rng.integers(0, 10**8, 300)]
+    distinct += ["åäö", "", "€"]
+    values = pd.Series(rng.choice(np.array(distinct, dtype=object), 900), dtype="str")
+    values[rng.random(900) < 0.05] = None
+    hashed_here = []
+    own = pseudonym._hmac_digests
+    monkeypatch.setattr(
+        pseudonym,
+        "_hmac_digests",
+        lambda i, o, texts: hashed_here.append(len(texts)) or own(i, o, texts),
+    )
+    out = pseudonymise(values, PseudonymKey(secret), domain="registrering", prefix="R")
+    expected = _per_row_hmac(values, secret, "registrering", "R")
+    assert [None if pd.isna(v) else v for v in out] == expected
+    n = values.nunique()
+    assert sum(hashed_here) == (n // 2 if helper == "real" else n)
+
+
+def test_pseudonymise_failing_meanwhile_leaves_no_helper_process(monkeypatch) -> None:
+    import psutil
+
+    import workbench.pseudonym as pseudonym
+
+    monkeypatch.setattr(pseudonym, "_second_core_idle", lambda: True)
+    monkeypatch.setattr(pseudonym, "_SHARE_FROM", 50)
+    # a helper that would take long: it must be stopped, not waited for
+    monkeypatch.setattr(pseudonym, "_HELPER", "import sys, time; time.sleep(60)")
+
+    def broken(inner, outer, texts):
+        raise MemoryError("synthetic failure in this process")
+
+    monkeypatch.setattr(pseudonym, "_hmac_digests", broken)
+    values = pd.Series([f"id-{i}" for i in range(200)], dtype="str")
+    started = time.monotonic()
+    with pytest.raises(MemoryError):
+        pseudonymise(values, PseudonymKey(SECRET_A), domain="barn", prefix="B")
+    assert time.monotonic() - started < 30  # stopped, not waited for
+    assert psutil.Process().children(recursive=True) == []
+
+
+def test_pseudonym_helper_only_when_a_core_is_idle(monkeypatch) -> None:
+    import workbench.pseudonym as pseudonym
+
+    monkeypatch.setattr(pseudonym.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(pseudonym.os, "getloadavg", lambda: (0.3, 0.5, 0.5))
+    assert pseudonym._second_core_idle()
+    monkeypatch.setattr(pseudonym.os, "getloadavg", lambda: (1.4, 0.5, 0.5))  # another job
+    assert not pseudonym._second_core_idle()
+    monkeypatch.setattr(pseudonym.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(pseudonym.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert not pseudonym._second_core_idle()
+
+
+def test_pseudonymise_object_values_equal_str_values_and_empty_input() -> None:
+    key = PseudonymKey(SECRET_A)
+    texts = ["198112189876", "197010632391", None, "198112189876"]
+    as_object = pseudonymise(pd.Series(texts, dtype=object), key, domain="barn", prefix="B")
+    as_str = pseudonymise(pd.Series(texts, dtype="str"), key, domain="barn", prefix="B")
+    pd.testing.assert_series_equal(as_object, as_str)
+    assert as_str.tolist()[:2] == _per_row_hmac(pd.Series(texts[:2]), SECRET_A, "barn", "B")
+    empty = pseudonymise(pd.Series([], dtype="str"), key, domain="barn", prefix="B")
+    assert len(empty) == 0 and empty.dtype == "str"
+    missing = pseudonymise(pd.Series([None, None], dtype="str"), key, domain="barn", prefix="B")
+    assert missing.isna().all()
 
 
 identifiers = st.text(alphabet="0123456789", min_size=10, max_size=12)

@@ -255,6 +255,8 @@ def _exact_duplicates(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
 
     Candidates are rows that repeat the identifying columns (personnummer, dates, ids); only they
     are compared in full, so the check costs a few column hashes, and equality is always exact.
+    A row identical to another repeats each of its values, so the registration id alone (nearly
+    unique when the export has one) first narrows the candidates cheaply.
     """
     dup = np.zeros(len(frame), dtype=bool)
     if not len(frame) or not columns:
@@ -264,8 +266,13 @@ def _exact_duplicates(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
         for c in columns
         if c.startswith("_id_") or c in ("registreringsdatum", "registreringstyp", "insats_start")
     ] or columns
-    h = pd.util.hash_pandas_object(frame[keys], index=False)
-    cand = h.duplicated(keep=False).to_numpy()
+    if "_id_registrering" in keys:
+        cand = frame["_id_registrering"].duplicated(keep=False).to_numpy(copy=True)
+    else:
+        cand = np.ones(len(frame), dtype=bool)
+    if cand.any():
+        sub = frame[keys] if cand.all() else frame.loc[cand, keys]
+        cand[cand] = pd.util.hash_pandas_object(sub, index=False).duplicated(keep=False).to_numpy()
     if cand.any():
         sub = frame.loc[cand, columns]
         dup[np.flatnonzero(cand)[sub.duplicated(keep="first").to_numpy()]] = True
@@ -279,10 +286,79 @@ def _closest_detail(values: pd.Series, unknown: pd.Series, lookup) -> pd.Series:
     return sub.map(closest).astype("str")
 
 
+class _Prefetch:
+    """Factorizes the next columns on a second thread while the current one is converted.
+
+    :func:`workbench.ingest.values.factorize` of a text column is Arrow's hashing, which runs
+    without the GIL, while a conversion is mostly Python and numpy: the two overlap. At most
+    ``depth`` results wait, so memory stays a few integer columns. Results equal a direct call.
+    """
+
+    def __init__(self, frame: pd.DataFrame, names: list[str], depth: int = 2) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from workbench.ingest.values import factorize
+
+        self._frame, self._names, self._factorize = frame, names, factorize
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: dict[str, Any] = {}
+        self._next = 0
+        for _ in range(depth):
+            self._submit()
+
+    def _submit(self) -> None:
+        if self._next < len(self._names):
+            name = self._names[self._next]
+            self._pending[name] = self._pool.submit(self._factorize, self._frame[name])
+            self._next += 1
+
+    def take(self, name: str):
+        """The factorization of column ``name`` (computed here if it was not prefetched)."""
+        future = self._pending.pop(name, None)
+        self._submit()
+        return future.result() if future is not None else self._factorize(self._frame[name])
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pending.clear()
+
+
 def _convert(
     raw_all: pd.DataFrame, prof: Profile, cat: Catalogue, kommun: str | None, stage: _Stage
 ) -> pd.DataFrame:
     """Canonical typed columns for every recorded variable present in the files."""
+    variables = [
+        v
+        for v in cat.variables.values()
+        if not v.derived and v.table in ("children", "interventions", "registrations")
+    ]
+    prefetch = _Prefetch(
+        raw_all,
+        [
+            v.name
+            for v in variables
+            if v.name in raw_all
+            and (
+                v.type in ("code", "date", "integer")
+                or (v.type == "multi" and v.name in prof.multi)
+            )
+        ],
+    )
+    try:
+        return _convert_columns(raw_all, prof, cat, kommun, stage, variables, prefetch)
+    finally:
+        prefetch.close()
+
+
+def _convert_columns(
+    raw_all: pd.DataFrame,
+    prof: Profile,
+    cat: Catalogue,
+    kommun: str | None,
+    stage: _Stage,
+    variables: list,
+    prefetch: _Prefetch,
+) -> pd.DataFrame:
     out: dict[str, pd.Series] = {}
     index = raw_all.index
     # municipality
@@ -304,9 +380,7 @@ def _convert(
             )
         out["kommun"] = pd.Series(kommun, index=index, dtype="str")
 
-    for var in cat.variables.values():
-        if var.derived or var.table not in ("children", "interventions", "registrations"):
-            continue
+    for var in variables:
         name = var.name
         if var.type == "multi":
             lookup = code_lookup(cat, name, prof)
@@ -314,7 +388,7 @@ def _convert(
             option_cols = [c for c in raw_all.columns if c.startswith(f"{name}__")]
             if spec is not None and spec.column and name in raw_all:
                 frame, unknown, bad = convert_multi_separated(
-                    raw_all[name], lookup, spec.separator
+                    raw_all[name], lookup, spec.separator, factorized=prefetch.take(name)
                 )
                 if unknown.any():
                     stage.flag(
@@ -341,7 +415,7 @@ def _convert(
         s = raw_all[name]
         if var.type == "code":
             lookup = code_lookup(cat, name, prof)
-            conv, unknown = convert_codes(s, lookup)
+            conv, unknown = convert_codes(s, lookup, factorized=prefetch.take(name))
             if unknown.any():
                 stage.flag(
                     "unknown_code",
@@ -352,12 +426,16 @@ def _convert(
                 )
             out[name] = conv
         elif var.type == "date":
-            conv, bad, undeclared = convert_dates(s, prof.date_format)
+            conv, bad, undeclared = convert_dates(
+                s, prof.date_format, factorized=prefetch.take(name)
+            )
             stage.flag("date_invalid", bad, kolumn=name, varde=s, detail=prof.date_format)
             stage.flag("date_format_undeclared", undeclared, kolumn=name, varde=s)
             out[name] = conv
         elif var.type == "integer":
-            conv, bad, out_of_range = convert_integers(s, prof.decimal, var.range)
+            conv, bad, out_of_range = convert_integers(
+                s, prof.decimal, var.range, factorized=prefetch.take(name)
+            )
             stage.flag("integer_invalid", bad, kolumn=name, varde=s)
             rng = f"{var.range[0]}–{var.range[1]}" if var.range else ""
             stage.flag("integer_range", out_of_range, kolumn=name, varde=s, detail=rng)
@@ -485,6 +563,9 @@ def _pseudonymise(df: pd.DataFrame, key: Any) -> pd.DataFrame:
     the child, the intervention type and the start date; a registration by its id, else by its
     intervention, date and type. Keys are built only for the rows that need them.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from workbench.pseudonym import pseudonymise
 
     sep = "\x1f"
@@ -492,10 +573,21 @@ def _pseudonymise(df: pd.DataFrame, key: Any) -> pd.DataFrame:
     def iso(dates: pd.Series) -> pd.Series:
         return dates.dt.strftime("%Y-%m-%d")
 
+    def joined(*parts: pd.Series | str) -> pd.Series:
+        """``a + sep + b + ...`` (missing when a part is missing) in one pass of Arrow."""
+        args = [
+            pa.scalar(x, pa.large_string())
+            if isinstance(x, str)
+            else pa.array(x.array).cast(pa.large_string())
+            for x in parts
+        ]
+        out = pc.binary_join_element_wise(*args, pa.scalar(sep, pa.large_string()))
+        return pd.Series(pd.array(out, dtype="str"), index=df.index)
+
     df["barn_id"] = pseudonymise(df["_pnr"], key, domain="barn", prefix="B")
     insats_key = pd.Series(pd.NA, index=df.index, dtype="str")
     if "_insats_ref" in df:
-        insats_key = df["kommun"] + sep + "ref" + sep + df["_insats_ref"]
+        insats_key = joined(df["kommun"], "ref", df["_insats_ref"])
     need = insats_key.isna()
     if need.any():
         d = df.loc[need]
@@ -513,7 +605,7 @@ def _pseudonymise(df: pd.DataFrame, key: Any) -> pd.DataFrame:
     df["insats_id"] = pseudonymise(insats_key, key, domain="insats", prefix="I")
     reg_key = pd.Series(pd.NA, index=df.index, dtype="str")
     if "_registrering_ref" in df:
-        reg_key = df["kommun"] + sep + "ref" + sep + df["_registrering_ref"]
+        reg_key = joined(df["kommun"], "ref", df["_registrering_ref"])
     need = reg_key.isna()
     if need.any():
         d = df.loc[need]
@@ -533,7 +625,9 @@ def _cross_row_rules(df: pd.DataFrame, stage: _Stage, content_cols: list[str]) -
     """Conflicting duplicates of one registration and more than one ending per intervention."""
     ok = ~stage.error.to_numpy()
     ids = df["registrering_id"]
-    dup = ids.duplicated(keep=False).to_numpy() & ok
+    numbers = _pseudonym_numbers(ids)  # the same duplicates, hashed as integers
+    dup = pd.Series(numbers if numbers is not None else ids).duplicated(keep=False).to_numpy()
+    dup = dup & ok
     if dup.any():  # few rows: compare their full content
         groups = df.loc[dup]
         conflicting = groups.groupby("registrering_id")[content_cols].nunique(dropna=False).gt(1)
@@ -567,6 +661,78 @@ def _release_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
+# Pseudonyms are one capital letter and 16 lowercase hex digits: their text order is the order of
+# the 64-bit number the hex digits spell, which sorts and searches far faster than the text.
+_HEX_VALUE = np.full(256, 255, dtype=np.uint8)
+_HEX_VALUE[np.frombuffer(b"0123456789", dtype=np.uint8)] = np.arange(10)
+_HEX_VALUE[np.frombuffer(b"abcdef", dtype=np.uint8)] = np.arange(10, 16)
+
+
+def _pseudonym_numbers(s: pd.Series) -> np.ndarray | None:
+    """The 64-bit numbers of a column of pseudonyms with one prefix, or None if it is not one.
+
+    Equal numbers ⇔ equal texts, and the numbers sort as the texts do (no missing values).
+    """
+    import pyarrow as pa
+
+    arr = pa.array(s.array)  # the column's own Arrow buffers (no Python strings)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string())
+    n = len(arr)
+    if n == 0 or arr.null_count:
+        return None
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64, count=n + 1, offset=8 * arr.offset)
+    if (np.diff(offsets) != 17).any():
+        return None
+    chars = np.frombuffer(data_buf, dtype=np.uint8, count=17 * n, offset=int(offsets[0]))
+    chars = chars.reshape(n, 17)
+    if (chars[:, 0] != chars[0, 0]).any() or not 65 <= chars[0, 0] <= 90:
+        return None
+    nibbles = _HEX_VALUE[chars[:, 1:]]
+    if (nibbles == 255).any():
+        return None
+    pairs = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]  # (n, 8) bytes, most significant first
+    return np.ascontiguousarray(pairs).view(">u8").ravel().astype(np.uint64)
+
+
+def _order_codes(s: pd.Series) -> np.ndarray:
+    """Integers that sort as ``s`` sorts (missing values last), as ``sort_values`` orders them."""
+    if s.dtype.kind == "M":
+        v = s.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        return np.where(np.isnat(s.to_numpy(dtype="datetime64[ns]")), np.iinfo(np.int64).max, v)
+    if s.dtype == "str":
+        numbers = _pseudonym_numbers(s)
+        if numbers is not None:
+            return numbers
+    codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
+    return np.where(codes < 0, len(uniques), codes).astype(np.int64)
+
+
+def _sorted_positions(df: pd.DataFrame, by: list[str]) -> np.ndarray:
+    """Row positions of ``df.sort_values(by, kind="stable")`` (missing values last), on integers.
+
+    Sorting on the columns' integer codes (``np.lexsort`` is stable) gives the same order as
+    pandas' sort of the text, several times faster on a million pseudonyms.
+    """
+    return np.lexsort([_order_codes(df[c]) for c in reversed(by)])
+
+
+def _positions_in(unique: pd.Series, values: pd.Series) -> np.ndarray:
+    """Position in ``unique`` (distinct values) of each of ``values``, -1 when absent.
+
+    ``pd.Index(unique).get_indexer(values)``, on the pseudonyms' integers when both columns are
+    pseudonyms with the same prefix.
+    """
+    hay, needles = _pseudonym_numbers(unique), _pseudonym_numbers(values)
+    if hay is None or needles is None or unique.iat[0][0] != values.iat[0][0]:
+        return pd.Index(unique).get_indexer(values)
+    order = np.argsort(hay, kind="stable")
+    at = np.minimum(np.searchsorted(hay[order], needles), len(hay) - 1)
+    return np.where(hay[order][at] == needles, order[at], -1)
+
+
 def _time_order(df: pd.DataFrame) -> np.ndarray:
     """Row positions in time order: registration date, then file, then row in the file."""
     return np.lexsort(
@@ -574,38 +740,73 @@ def _time_order(df: pd.DataFrame) -> np.ndarray:
     )
 
 
+def _value_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integers equal exactly when the values are equal, and where a value is present.
+
+    The column's own numbers where it has them (category codes, dates, integers, booleans,
+    pseudonyms' 64-bit numbers); ``pd.factorize`` only for other text.
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes = np.asarray(values.array.codes)
+        return codes, codes >= 0
+    if dtype.kind == "M":
+        dates = values.to_numpy(dtype="datetime64[ns]")
+        return dates.view(np.int64), ~np.isnat(dates)
+    if dtype in ("Int64", "boolean"):
+        present = values.notna().to_numpy()
+        return values.to_numpy(dtype=np.int64, na_value=0), present
+    numbers = _pseudonym_numbers(values) if dtype == "str" else None
+    if numbers is not None:
+        return numbers, np.ones(len(numbers), dtype=bool)
+    codes, _ = pd.factorize(values, use_na_sentinel=True)
+    return codes, codes >= 0
+
+
 def _latest(
-    df: pd.DataFrame, key: str, cols: list[str], stage: _Stage, rule: str, rank: np.ndarray
+    df: pd.DataFrame,
+    key: str,
+    cols: list[str],
+    conflicts: list[tuple[str, np.ndarray, str]],
+    rule: str,
+    rank: np.ndarray,
 ) -> pd.DataFrame:
-    """One row per ``key``: the latest registration's non-missing values; conflicts warned.
+    """One row per ``key``: the latest registration's non-missing values; conflicts listed.
 
     ``rank`` is each row's position in time order (:func:`_time_order`). Works on integer codes
-    (one factorize per column), so a million rows stay fast: for each column, the value of the
+    (:func:`_value_codes`), so a million rows stay fast: for each column, the value of the
     latest row with a value in each group is chosen, and every other row with a different
-    non-missing value gets a warning.
+    non-missing value gets a warning: ``(rule, row mask, column)`` is appended to
+    ``conflicts`` for the caller to flag (this function touches no shared state, so it can run
+    on a second thread).
     """
-    group, keys = pd.factorize(df[key], sort=True)
-    n_groups = len(keys)
+    numbers = _pseudonym_numbers(df[key])
+    if numbers is not None:  # groups in the text order of the key, found on integers
+        _, first, group = np.unique(numbers, return_index=True, return_inverse=True)
+        key_column = df[key].iloc[first].reset_index(drop=True)
+    else:
+        group, keys = pd.factorize(df[key], sort=True)
+        key_column = pd.Series(np.asarray(keys, dtype=object)).astype(df[key].dtype)
+    n_groups = len(key_column)
     by_rank = np.empty(len(rank), dtype=np.int64)
     by_rank[rank] = np.arange(len(rank))  # time position → row
-    out: dict[str, object] = {key: pd.Series(np.asarray(keys, dtype=object)).astype(df[key].dtype)}
+    out: dict[str, object] = {key: key_column}
     for col in cols:
         if col == key:
             continue
         values = df[col]
-        codes, _ = pd.factorize(values, use_na_sentinel=True)
-        present = codes >= 0
+        codes, present = _value_codes(values)
         best = np.full(n_groups, -1, dtype=np.int64)  # latest time position with a value
         np.maximum.at(best, group[present], rank[present])
         found = best >= 0
         row = np.where(found, by_rank[np.maximum(best, 0)], 0)
-        chosen_code = np.where(found, codes[row], -1)
+        chosen_code = codes[row]  # groups without a value have no present row to compare
         if col != "kommun" and not col.startswith("_"):
             differs = present & (codes != chosen_code[group])
             if differs.any():
-                stage.flag(rule, pd.Series(differs, index=df.index), kolumn=col)
+                conflicts.append((rule, differs, col))
         taken = values.iloc[row].reset_index(drop=True)
-        out[col] = taken.where(pd.Series(found))
+        out[col] = taken if found.all() else taken.where(pd.Series(found))
     return pd.DataFrame(out)
 
 
@@ -625,7 +826,7 @@ def _rereferral(reg: pd.DataFrame, ins: pd.DataFrame, data_end: pd.Timestamp) ->
         if c in ins:
             opened = ins[c].combine_first(opened)
     e = reg.loc[ending, ["barn_id", "insats_id", "registreringsdatum"]]
-    pos = pd.Index(ins["insats_id"]).get_indexer(e["insats_id"])  # one join for both lookups
+    pos = _positions_in(ins["insats_id"], e["insats_id"])  # one join for both lookups
     if "insats_slut" in ins:
         end = pd.Series(ins["insats_slut"].to_numpy()[pos], index=e.index)
     else:
@@ -633,7 +834,9 @@ def _rereferral(reg: pd.DataFrame, ins: pd.DataFrame, data_end: pd.Timestamp) ->
     end = end.fillna(e["registreringsdatum"])
     limit = end + pd.DateOffset(months=12)
     # count the child's openings in (end, limit] with one sorted array of (child, day) keys
-    child, _ = pd.factorize(pd.concat([ins["barn_id"], e["barn_id"]], ignore_index=True))
+    both = pd.concat([ins["barn_id"], e["barn_id"]], ignore_index=True)
+    numbers = _pseudonym_numbers(both)
+    child, _ = pd.factorize(numbers if numbers is not None else both)
     child_ins, child_e = child[: len(ins)].astype(np.int64), child[len(ins) :].astype(np.int64)
     day = np.int64(86_400 * 10**9)
     scale = np.int64(10**7)  # more days than any date in range
@@ -882,7 +1085,7 @@ def ingest(
     # accepted rows in the canonical order of the registrations table, taken in one pass
     keep = np.flatnonzero(~quarantined)
     keys = df.loc[keep, ["kommun", "registreringsdatum", "registrering_id"]].reset_index(drop=True)
-    canonical = keys.sort_values(list(keys.columns), kind="stable").index.to_numpy()
+    canonical = _sorted_positions(keys, list(keys.columns))
     needed = {
         c for t in ("children", "interventions", "registrations") for c in table_columns(t, cat)
     }
@@ -1037,17 +1240,42 @@ def _build_tables(
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     child_cols = [c for c in layouts["children"] if c not in ("barn_id",) and c in kept]
-    children = _latest(kept, "barn_id", child_cols, stage, "child_conflict", rank)
     ins_cols = [c for c in layouts["interventions"] if c not in ("insats_id",) and c in kept]
-    interventions = _latest(kept, "insats_id", ins_cols, stage, "intervention_conflict", rank)
-    reg = kept.assign(aterkomst_12man=_rereferral(kept, interventions, data_end))
-    tables["children"] = fill(children, "children").sort_values(
-        ["kommun", "barn_id"], ignore_index=True
-    )
-    tables["interventions"] = fill(interventions, "interventions").sort_values(
-        ["kommun", "insats_start", "insats_id"], ignore_index=True
-    )
-    tables["registrations"] = fill(reg, "registrations")  # already in canonical order
+    child_conflicts: list[tuple[str, np.ndarray, str]] = []
+    ins_conflicts: list[tuple[str, np.ndarray, str]] = []
+
+    def children_table() -> pd.DataFrame:
+        children = _latest(kept, "barn_id", child_cols, child_conflicts, "child_conflict", rank)
+        # sorted while the codes are still categorical (cheap to reorder), then filled as text
+        order = _sorted_positions(children, ["kommun", "barn_id"])
+        return fill(children.take(order).reset_index(drop=True), "children")
+
+    # The children and the registrations' text columns are built on a second thread while this
+    # one builds the interventions: much of the work is Arrow and numpy, which release the GIL.
+    # Neither touches shared state; the results are the same as one after the other.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        children_done = pool.submit(children_table)
+        # already in canonical order; the re-referral column needs the interventions
+        registrations_done = pool.submit(fill, kept, "registrations")
+        interventions = _latest(
+            kept, "insats_id", ins_cols, ins_conflicts, "intervention_conflict", rank
+        )
+        rereferral = _rereferral(kept, interventions, data_end)
+        order = _sorted_positions(interventions, ["kommun", "insats_start", "insats_id"])
+        interventions_sorted = interventions.take(order).reset_index(drop=True)
+        tables["interventions"] = fill(interventions_sorted, "interventions")
+        tables["children"] = children_done.result()
+        registrations = registrations_done.result()
+    if "aterkomst_12man" in layouts["registrations"]:
+        registrations["aterkomst_12man"] = rereferral.astype(
+            layouts["registrations"]["aterkomst_12man"]
+        )
+    tables["registrations"] = registrations
+    for rule, mask, col in [*child_conflicts, *ins_conflicts]:  # in the order of a serial run
+        stage.flag(rule, pd.Series(mask, index=kept.index), kolumn=col)
+    tables = {t: tables[t] for t in ("children", "interventions", "registrations")}
     for t in ("vignette_ratings", "survey"):
         tables[t] = pd.DataFrame({c: pd.Series(dtype=d) for c, d in table_columns(t, cat).items()})
     return tables

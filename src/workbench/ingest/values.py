@@ -22,7 +22,12 @@ _AMBIGUOUS = re.compile(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}$")
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 
-def factorize(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
+#: :func:`factorize`'s result; every converter accepts it precomputed (``factorized=``), e.g.
+#: from a second thread while the previous column is converted.
+Factorized = tuple[np.ndarray, pd.Series]
+
+
+def factorize(s: pd.Series) -> Factorized:
     """Integer codes per row (-1 = missing) and the distinct values, in order of appearance.
 
     Every converter works on the distinct values only and broadcasts back with ``take``: a
@@ -60,13 +65,15 @@ def broadcast(
     return pd.Series(table[codes], index=index).astype(dtype)
 
 
-def convert_codes(s: pd.Series, lookup: CodeLookup) -> tuple[pd.Series, pd.Series]:
+def convert_codes(
+    s: pd.Series, lookup: CodeLookup, *, factorized: Factorized | None = None
+) -> tuple[pd.Series, pd.Series]:
     """Codes from spellings; returns (codes, mask of unknown non-missing values).
 
     The codes are a categorical over the variable's whole code list (one byte per row instead
     of a string): the canonical tables cast them to ``str`` when they are written.
     """
-    codes, uniq = factorize(s)
+    codes, uniq = factorized if factorized is not None else factorize(s)
     position = {c: i for i, c in enumerate(lookup.codes)}
     mapped = [lookup.table.get(normalise_label(v)) for v in uniq]
     table = np.array([position[m] if m is not None else -1 for m in mapped] + [-1], dtype=np.int16)
@@ -76,14 +83,14 @@ def convert_codes(s: pd.Series, lookup: CodeLookup) -> tuple[pd.Series, pd.Serie
 
 
 def convert_multi_separated(
-    s: pd.Series, lookup: CodeLookup, separator: str
+    s: pd.Series, lookup: CodeLookup, separator: str, *, factorized: Factorized | None = None
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """One column of joined codes → one boolean column per code.
 
     Returns (frame code → boolean, mask of rows with an unknown part, the first unknown part).
     An empty cell leaves the variable missing (all NA) for that row.
     """
-    codes, uniq = factorize(s)
+    codes, uniq = factorized if factorized is not None else factorize(s)
     sets: list[frozenset[str]] = []
     bads: list[str | None] = []
     for v in uniq:
@@ -145,7 +152,9 @@ def convert_multi_columns(
     return pd.DataFrame(out, index=index), bad
 
 
-def convert_dates(s: pd.Series, date_format: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+def convert_dates(
+    s: pd.Series, date_format: str, *, factorized: Factorized | None = None
+) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Dates from text; returns (datetime64[ns], mask invalid, mask format not declared).
 
     ISO 8601 dates (``2021-03-04``, also with a time) are always accepted: they are unambiguous and
@@ -171,7 +180,7 @@ def convert_dates(s: pd.Series, date_format: str) -> tuple[pd.Series, pd.Series,
             out[rest] = pd.to_datetime(u[rest], format=fmt, errors="coerce")
         return out
 
-    codes, uniq = factorize(s)
+    codes, uniq = factorized if factorized is not None else factorize(s)
     if uniq.empty:
         empty = pd.Series(False, index=s.index)
         return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]"), empty, empty.copy()
@@ -192,7 +201,11 @@ def convert_dates(s: pd.Series, date_format: str) -> tuple[pd.Series, pd.Series,
 
 
 def convert_integers(
-    s: pd.Series, decimal: str, value_range: tuple[int, int] | None
+    s: pd.Series,
+    decimal: str,
+    value_range: tuple[int, int] | None,
+    *,
+    factorized: Factorized | None = None,
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Whole numbers (``"2012"``, ``"2012,0"`` with decimal comma); (Int64, invalid, out of range)."""
 
@@ -204,7 +217,7 @@ def convert_integers(
         num = pd.to_numeric(t, errors="coerce")
         return num.where(num.notna() & (num == np.floor(num)))
 
-    codes, uniq = factorize(s)
+    codes, uniq = factorized if factorized is not None else factorize(s)
     if uniq.empty:
         none = pd.Series(False, index=s.index)
         return pd.Series(pd.NA, index=s.index, dtype="Int64"), none, none.copy()
