@@ -494,7 +494,7 @@ def write_report_suppression_log(
             "variable": "variabel i katalogen (ar = registreringsår)",
             "code": "kod; null för underlaget (nämnaren)",
             "cell": "n (antal) eller denominator (underlag)",
-            "rule": "primary, attribute, secondary eller denominator (se docs/disclosure.md)",
+            "rule": "primary, attribute, linked, secondary eller denominator (se docs/disclosure.md)",
             "pass": "0 primär/attribut, därefter varv i den sekundära röjandekontrollen",
         },
         "n_cells": len(payload["cells"]),

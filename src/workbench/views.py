@@ -11,7 +11,7 @@ import base64
 import functools
 import html
 import io
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,9 @@ from workbench.dataset import load_registrations, read_manifest, write_table
 from workbench.disclosure import (
     DisclosureRules,
     ProtectedTable,
+    Relation,
     protect_linked,
+    protect_related,
     suppression_log,
 )
 from workbench.fmt import NBSP, SUPPRESSED, format_int, format_percent
@@ -249,23 +251,38 @@ class FollowUpReport:
             ),
         )
 
+    def main_counts(self) -> pd.DataFrame:
+        """Counts of :attr:`protected`: every distribution and registrations by year."""
+        frames = [distribution(self.data, v) for v in report_variables()]
+        frames.append(registrations_by_year(self.data, years=self.settings.period))
+        return pd.concat(frames, ignore_index=True)
+
+    @functools.cached_property
+    def protected_related(self) -> dict[str, ProtectedTable]:
+        """The main table (``"main"``) and the analysis outcomes (``"outcomes"``, see
+        :func:`workbench.views_analysis.outcome_counts`), protected together across the relations
+        between them (:func:`workbench.views_analysis.protect_with_outcomes`); cached per batch.
+        """
+        from workbench.views_analysis import protect_with_outcomes  # builds on this module
+
+        return protect_with_outcomes(self)
+
     @functools.cached_property
     def protected(self) -> ProtectedTable:
         """Every distribution the reports can show, plus registrations by year, protected together.
 
         All catalogue variables are included whatever a municipality has switched off, so that
-        every report of a batch shows the same suppression pattern (one linked set).
+        every report of a batch shows the same suppression pattern (one linked set). Protected
+        together with the analysis outcomes of the same report (:attr:`protected_related`): the
+        outcomes per intervention type add up to cells of this table.
         """
-        names = report_variables()
+        return self.protected_related["main"]
 
-        def counts() -> pd.DataFrame:  # only when the batch's cache does not hold the result
-            frames = [distribution(self.data, v) for v in names]
-            frames.append(registrations_by_year(self.data, years=self.settings.period))
-            return pd.concat(frames, ignore_index=True)
-
+    @staticmethod
+    def main_additive() -> dict[str, bool]:
+        """Which groups of the main table have codes that add up (all but multi-select)."""
         cat = load_catalogue()
-        additive = {v: cat.variable(v).type != "multi" for v in names} | {"ar": True}
-        return self._protect(counts, additive=additive, kind="main")
+        return {v: cat.variable(v).type != "multi" for v in report_variables()} | {"ar": True}
 
     @functools.cached_property
     def protected_completeness(self) -> dict[str, ProtectedTable]:
@@ -663,3 +680,61 @@ def cached_protect(
     write_table(table.data, data_path)
     write_table(table.log, log_path)
     return table
+
+
+def cached_protect_related(
+    compute: Callable[[], tuple[dict[str, pd.DataFrame], list[Relation]]],
+    *,
+    names: Sequence[str],
+    additive: Mapping[str, Mapping[str, bool]],
+    rules: DisclosureRules,
+    key: dict[str, Any],
+    attribute_rule: bool = True,
+    audit: bool = True,
+) -> dict[str, ProtectedTable]:
+    """:func:`~workbench.disclosure.protect_related` over the national linked sets, cached in
+    ``runs/cache`` like :func:`cached_protect` (one pair of files per table).
+
+    ``compute`` returns the counts per table and the relations between them; it is called only
+    when the cache does not hold every table yet. ``audit``: see ``protect_related``.
+    """
+    base = cache_dir() / f"protected-{key['kind']}-{key_digest(key)}"
+    files = {
+        name: (
+            base.with_name(f"{base.name}.{name}.data.parquet"),
+            base.with_name(f"{base.name}.{name}.log.parquet"),
+        )
+        for name in names
+    }
+    hier = hierarchy()
+    if all(d.is_file() and lg.is_file() for d, lg in files.values()):
+        return {
+            name: ProtectedTable(
+                data=pd.read_parquet(d),
+                rules=rules,
+                log=pd.read_parquet(lg),
+                keys=(UNIT, "variabel", "kod"),
+                hierarchy=hier,
+                additive=dict(additive.get(name, {})),
+            )
+            for name, (d, lg) in files.items()
+        }
+    counts, relations = compute()
+    tables = protect_related(
+        {name: counts[name] for name in names},
+        relations=relations,
+        unit=UNIT,
+        group="variabel",
+        code="kod",
+        n="n",
+        denominator="denominator",
+        hierarchy=hier,
+        additive_codes={name: dict(additive.get(name, {})) for name in names},
+        attribute_rule=attribute_rule,
+        rules=rules,
+        audit=audit,
+    )
+    for name, (d, lg) in files.items():
+        write_table(tables[name].data, d)
+        write_table(tables[name].log, lg)
+    return tables

@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,7 @@ from workbench import analysis, fmt, stats
 from workbench.cache import cache_dir, cached_frame, key_digest
 from workbench.catalogue import code_label, code_order, load_catalogue
 from workbench.dataset import _atomic_write_bytes, extract_date, write_table
-from workbench.disclosure import DisclosureRules, ProtectedTable
+from workbench.disclosure import DisclosureRules, ProtectedTable, Relation, check_relations
 from workbench.fmt import NBSP, format_int, format_number, format_percent
 from workbench.followup import UNIT
 from workbench.models import OUTCOMES, EqualCareResult, equal_care, group_phrase_sv
@@ -56,7 +57,7 @@ from workbench.views import (
     Block,
     FollowUpReport,
     cache_key,
-    cached_protect,
+    cached_protect_related,
     colgroup,
     esc,
     figure_html,
@@ -72,7 +73,11 @@ __all__ = [
     "check_equal_care",
     "check_trends",
     "outcome_counts",
+    "outcome_relations",
+    "protect_with_outcomes",
 ]
+
+logger = logging.getLogger(__name__)
 
 RULE_TOO_FEW = "min_count"
 RULE_DENOMINATOR = "denominator"
@@ -292,6 +297,116 @@ def outcome_counts(
     return pd.concat(frames, ignore_index=True)
 
 
+def _ending_codes() -> dict[str, list[str]]:
+    """Main-table codes of ``avslutsorsak`` behind each ending type of ``avslutstyp``."""
+    var = load_catalogue().variable("avslutsorsak")
+    assert var.codelist is not None
+    codes = var.codelist.codes
+    return {
+        "planerat": [c.code for c in codes if c.planned],
+        "sammanbrott": ["sammanbrott"],
+        "annat_oplanerat": [c.code for c in codes if not c.planned and c.code != "sammanbrott"],
+    }
+
+
+def outcome_relations(main: pd.DataFrame, outcomes: pd.DataFrame) -> list[Relation]:
+    """The exact relations between the main table (``"main"``) and the outcomes (``"outcomes"``).
+
+    Per unit, with ``t`` running over the intervention types:
+
+    * ``maluppfyllelse`` helt = sum_t ``maluppfyllelse_helt:t`` helt; delvis + inte_alls =
+      sum_t ``ej_helt``; the ``maluppfyllelse`` total = sum_t totals + kan_ej_bedomas (both
+      count registrations with the goal attainment filled in, over the same period);
+    * ``avslutsorsak`` sammanbrott = sum_t ``avslutstyp:t`` sammanbrott; the planned codes
+      (``planned: true`` in the catalogue) = sum_t planerat; the other unplanned codes = sum_t
+      annat_oplanerat; the ``avslutsorsak`` total = sum_t totals (ending registrations with a
+      reason).
+
+    They hold by definition when every such registration has an intervention type (the by-type
+    tables leave out rows without one); :func:`protect_with_outcomes` keeps only the relations
+    that hold on the raw counts, so a unit with such rows keeps an inequality, not an equation.
+    ``aterkomst_12man`` and ``utredningstid`` count children and investigations: no exact
+    relation to the main table.
+    """
+    groups = outcomes["variabel"].astype("str").drop_duplicates().tolist()
+    goal = [g for g in groups if g.startswith("maluppfyllelse_helt" + _SEP)]
+    ends = [g for g in groups if g.startswith("avslutstyp" + _SEP)]
+    units = main[UNIT].astype("str").drop_duplicates().tolist()
+    ending = _ending_codes()
+    out: list[Relation] = []
+
+    def rel(u: str, total: list[tuple[str, str | None]], table: list[str], code: str | None):
+        if total and table:
+            out.append(
+                Relation(
+                    total=[("main", u, g, c) for g, c in total],
+                    parts=[("outcomes", u, g, code) for g in table],
+                )
+            )
+
+    for u in units:
+        rel(u, [("maluppfyllelse", "helt")], goal, "helt")
+        rel(u, [("maluppfyllelse", "delvis"), ("maluppfyllelse", "inte_alls")], goal, "ej_helt")
+        if goal:
+            out.append(
+                Relation(
+                    total=("main", u, "maluppfyllelse", None),
+                    parts=[("outcomes", u, g, None) for g in goal]
+                    + [("main", u, "maluppfyllelse", "kan_ej_bedomas")],
+                )
+            )
+        for kind, codes in ending.items():
+            rel(u, [("avslutsorsak", c) for c in codes], ends, kind)
+        rel(u, [("avslutsorsak", None)], ends, None)
+    return out
+
+
+def protect_with_outcomes(
+    report: FollowUpReport, interventions: pd.DataFrame | None = None
+) -> dict[str, ProtectedTable]:
+    """The main table and the outcome counts protected together (report 10 shows both).
+
+    Uses :func:`~workbench.disclosure.protect_related` with :func:`outcome_relations`, through
+    the batch cache: the counts (and the interventions, when not given) are read and tabulated
+    only when the cache misses.
+    """
+    s = report.settings
+    as_of = extract_date(report.manifest, fallback=f"{s.period[1]}-12-31")
+
+    def compute() -> tuple[dict[str, pd.DataFrame], list[Relation]]:
+        ins = analysis.load_interventions(s.data_dir) if interventions is None else interventions
+        counts = {
+            "main": report.main_counts(),
+            "outcomes": outcome_counts(report.data, ins, years=s.period, as_of=as_of),
+        }
+        relations = outcome_relations(counts["main"], counts["outcomes"])
+        holds = check_relations(counts, relations, unit=UNIT)
+        if not all(holds):
+            logger.info(
+                "%d of %d main-outcome relations do not hold exactly (registrations without an "
+                "intervention type) and are left out",
+                holds.count(False),
+                len(holds),
+            )
+        return counts, [r for r, ok in zip(relations, holds, strict=True) if ok]
+
+    key = cache_key(
+        "main-outcomes",
+        manifest=report.manifest,
+        period=s.period,
+        rules=s.disclosure,
+        relations="outcomes-v1",
+    )
+    # every outcome group's codes add up to its denominator (unlisted groups count as additive)
+    return cached_protect_related(
+        compute,
+        names=("main", "outcomes"),
+        additive={"main": report.main_additive(), "outcomes": {}},
+        rules=report.rules,
+        key=key,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Presentation helpers
 # --------------------------------------------------------------------------------------------
@@ -360,19 +475,14 @@ class AnalysisReport:
 
     @functools.cached_property
     def protected(self) -> ProtectedTable:
-        """Outcome counts of :func:`outcome_counts`, protected over the national linked set."""
-        counts = functools.partial(
-            outcome_counts,
-            self.report.data,
-            self.interventions,
-            years=self.report.settings.period,
-            as_of=self.as_of,
-        )
-        # every group's codes add up to its denominator; unlisted groups count as additive, so
-        # no group needs naming (and the nation is tabulated only when the cache misses)
-        return cached_protect(
-            counts, additive={}, rules=self.rules, key=self._key("analysis-outcomes")
-        )
+        """Outcome counts of :func:`outcome_counts`, protected over the national linked set and
+        together with the report's main table (:func:`protect_with_outcomes`)."""
+        if "protected_related" not in self.report.__dict__:
+            # first use in this report: reuse the interventions already read on a cache miss
+            self.report.__dict__["protected_related"] = protect_with_outcomes(
+                self.report, self.interventions
+            )
+        return self.report.protected_related["outcomes"]
 
     def _log(
         self, html_text: str, table: ProtectedTable, *, name: str, groups: Sequence[str]

@@ -40,7 +40,7 @@ from workbench.views import (
     Block,
     _require_protected,
     cache_key,
-    cached_protect,
+    cached_protect_related,
     colgroup,
     esc,
     figure_html,
@@ -64,6 +64,7 @@ from workbench.voice import (
     prepare_survey,
     response_rates,
     survey_counts,
+    survey_relations,
 )
 
 __all__ = ["VOICE_NOTEBOOK", "VoiceReport", "voice_report_href"]
@@ -185,17 +186,29 @@ class VoiceReport:
         """Every survey count, protected once over the national linked set (all units, items
         and groups of children together; the groups of one population share its total)."""
         key = cache_key(
-            "voice",
+            "voice-related",
             manifest=self.manifest,
             period=self.settings.period,
             rules=self.settings.disclosure,
+            relations="breakdowns-v1",
         )
-        return cached_protect(
-            functools.partial(survey_counts, self.data),
-            additive=dict.fromkeys(all_group_keys(), True),  # codes add up to those invited
+
+        def compute() -> tuple[dict[str, pd.DataFrame], list]:  # only on a cache miss
+            counts = survey_counts(self.data)
+            return {"voice": counts}, survey_relations(counts, table="voice")
+
+        # the breakdowns (sex, age band, group) add up to everyone: protected across those
+        # relations too, so no group's count is everyone minus the other groups. Without the LP
+        # stage: over ~26,000 relations it joins the whole national table into one component
+        # and takes far too long (docs/disclosure.md, Limits)
+        return cached_protect_related(
+            compute,
+            names=("voice",),
+            additive={"voice": dict.fromkeys(all_group_keys(), True)},  # codes add up
             rules=self.rules,
             key=key,
-        )
+            audit=False,
+        )["voice"]
 
     @functools.cached_property
     def agreement(self) -> AgreementTable:

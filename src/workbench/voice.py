@@ -38,6 +38,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from workbench import stats
+from workbench.disclosure import Relation, check_relations
 from workbench.followup import UNIT
 from workbench.municipalities import NATIONAL, list_municipalities
 
@@ -58,6 +59,7 @@ __all__ = [
     "prepare_survey",
     "response_rates",
     "survey_counts",
+    "survey_relations",
 ]
 
 logger = logging.getLogger(__name__)
@@ -291,6 +293,47 @@ def survey_counts(data: pd.DataFrame) -> pd.DataFrame:
     out["variabel"] = out["variabel"].astype("str")
     out["kod"] = out["kod"].astype("str")
     return out
+
+
+def survey_relations(counts: pd.DataFrame, *, table: str = "voice") -> list[Relation]:
+    """The breakdowns of :func:`survey_counts` as relations to the overall figures.
+
+    Per unit, table (response and each item) and code: the levels of each dimension (sex with
+    ``okant``, the three age bands, placed and open care) add up to ``alla``; so do the numbers
+    invited (the denominators, shared by all tables of one group of children). Only relations
+    that hold on ``counts`` are returned: a child without a sex, an age in a band or a group is
+    counted in ``alla`` only, and in that unit the breakdown is an inequality, not an equation.
+    ``table`` is the table name the relations use for these counts.
+    """
+    units = counts[UNIT].astype("str").drop_duplicates().tolist()
+    out: list[Relation] = []
+    for u in units:
+        for dim, levels in DIMENSIONS.items():
+            if dim == "alla":
+                continue
+            out.append(
+                Relation(
+                    total=(table, u, group_key(RESPONSE, "alla", "alla"), None),
+                    parts=[(table, u, group_key(RESPONSE, dim, lv), None) for lv in levels],
+                )
+            )
+            for name, codes in _tables().items():
+                for code in codes:
+                    out.append(
+                        Relation(
+                            total=(table, u, group_key(name, "alla", "alla"), code),
+                            parts=[(table, u, group_key(name, dim, lv), code) for lv in levels],
+                        )
+                    )
+    holds = check_relations({table: counts}, out, unit=UNIT)
+    if not all(holds):
+        logger.info(
+            "%d of %d survey breakdown relations do not hold exactly (children without a level) "
+            "and are left out",
+            holds.count(False),
+            len(holds),
+        )
+    return [r for r, ok in zip(out, holds, strict=True) if ok]
 
 
 # --------------------------------------------------------------------------------------------
