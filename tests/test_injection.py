@@ -75,8 +75,8 @@ def poisoned_project(root, tmp_path, small_dataset, monkeypatch) -> Path:
         ("{code: flicka, sv: Flicka,", f'{{code: flicka, sv: "{GIRL}",'),
         ("{code: pojke, sv: Pojke,", f'{{code: pojke, sv: "{BOY}",'),
         (
-            "  - name: kon\n    table: children\n    sv: Kön\n",
-            f'  - name: kon\n    table: children\n    sv: "{VARIABLE}"\n',
+            "  - name: kon\n    table: children\n    also_in: [child_survey]\n    sv: Kön\n",
+            f'  - name: kon\n    table: children\n    also_in: [child_survey]\n    sv: "{VARIABLE}"\n',
         ),
     ):
         assert text.count(old) == 1, old

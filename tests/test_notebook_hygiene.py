@@ -12,7 +12,9 @@ from workbench.params import NOTEBOOK_PARAMETERS, RUN_PARAMETERS
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = sorted((ROOT / "notebooks" / "reports").glob("*.ipynb"))
-ALL_NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
+ALL_NOTEBOOKS = sorted(
+    [*(ROOT / "notebooks").rglob("*.ipynb"), *(ROOT / "benchmarks" / "notebooks").glob("*.ipynb")]
+)
 
 
 def _cells(path: Path) -> list[dict]:

@@ -433,12 +433,13 @@ def _run_batch(
         )
     workers = [r.worker_peak_mb for r in results if r.worker_peak_mb is not None]
     kernels = [r.kernel_peak_mb for r in results if r.kernel_peak_mb is not None]
+    # piped or logged output: wide enough that an error and its cell stay on one line
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
     if kernels and workers:
         typer.echo(
             f"Största minne: kärna {max(kernels):.0f} MB, arbetsprocess {max(workers):.0f} MB "
             "(toppvärden, RSS)."
         )
-    Console().print(table)
     typer.echo(
         f"Byggda {counts['ok']}, oförändrade (hoppades över) {counts['skipped']}, "
         f"misslyckade {failed} av {len(results)} rapporter."
