@@ -303,7 +303,8 @@ def test_run_reports_on_a_dask_local_cluster_gives_the_same_reports(
 
     on_dask = _make_project(root, tmp_path / "dask", small_dataset)
     monkeypatch.setenv("WORKBENCH_ROOT", str(on_dask))
-    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "dask-cache"))
+    # the session's cache of national tables (test_..._identical_... covers workers that
+    # recompute them): the Dask workers get its location from the batch's tasks
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
