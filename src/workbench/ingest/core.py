@@ -189,7 +189,26 @@ def _check_match(raw: RawExport, match: HeaderMatch, prof: Profile, cat: Catalog
     )
 
 
-def _mapped_raw(raw: RawExport, match: HeaderMatch) -> pd.DataFrame:
+def file_record(name: str, raw: RawExport) -> dict[str, Any]:
+    """One input file's provenance and row counts, as the ingest reports list them."""
+    s = raw.structural
+    return {
+        "fil": name,
+        "sha256": raw.sha256,
+        "storlek": raw.size,
+        "format": raw.format,
+        "teckenkodning": raw.encoding or "",
+        "avgransare": {"\t": "tab"}.get(raw.delimiter or "", raw.delimiter or ""),
+        "rader_lasta": raw.rows_read,
+        "tomma_rader": int((s["kind"] == "empty").sum()),
+        "upprepade_rubriker": int((s["kind"] == "repeated_header").sum()),
+        "summarader": int((s["kind"] == "footer").sum()),
+        "strukturrader": int(len(s)),
+        "datarader": int(len(raw.data)),
+    }
+
+
+def mapped_raw(raw: RawExport, match: HeaderMatch) -> pd.DataFrame:
     """The file's read columns renamed to canonical keys (raw strings), plus _rad."""
     cols: dict[str, pd.Series] = {"_rad": raw.data["_rad"]}
     if match.kommun:
@@ -992,28 +1011,11 @@ def ingest(
             if label in ("kommun", "personnummer") or label in REQUIRED_VARIABLES:
                 continue
             found.append(problems("column_missing", fil=name, detail=label))
-        m = _mapped_raw(raw, match)
+        m = mapped_raw(raw, match)
         m.insert(0, "_fil", name)
         m.insert(1, "_forder", order)
         mapped.append(m)
-        s = raw.structural
-        file_rows.append(
-            {
-                "fil": name,
-                "sha256": raw.sha256,
-                "storlek": raw.size,
-                "format": raw.format,
-                "teckenkodning": raw.encoding or "",
-                "avgransare": {"\t": "tab"}.get(raw.delimiter or "", raw.delimiter or ""),
-                "rader_lasta": raw.rows_read,
-                "tomma_rader": int((s["kind"] == "empty").sum()),
-                "upprepade_rubriker": int((s["kind"] == "repeated_header").sum()),
-                "summarader": int((s["kind"] == "footer").sum()),
-                "strukturrader": int(len(s)),
-                "datarader": int(len(raw.data)),
-                "stated_totals": list(raw.stated_totals),
-            }
-        )
+        file_rows.append({**file_record(name, raw), "stated_totals": list(raw.stated_totals)})
     clock.lap("read")
     inputs = [(r.path.name, r.sha256) for r in raws]
     raws.clear()  # the files' frames are referenced by `mapped` only from here: free the rest

@@ -58,6 +58,7 @@ from workbench.dataset import (
     write_json,
     write_table,
 )
+from workbench.ingest.core import file_record, mapped_raw
 from workbench.ingest.problems import ERROR, RULES, WARNING, Rule, concat_problems, problems
 from workbench.ingest.profile import (
     DATE_FORMATS,
@@ -396,32 +397,13 @@ def _read_files(
         for label in match.missing:
             if label != "kommun":
                 found.append(problems("column_missing", fil=name, detail=label))
-        cols: dict[str, pd.Series] = {"_rad": raw.data["_rad"]}
-        if match.kommun:
-            cols["kommun"] = raw.data[match.kommun]
-        for role, c in match.identifiers.items():
-            cols[f"_id_{role}"] = raw.data[c]
-        for v, c in match.columns.items():
-            cols[v] = raw.data[c]
-        m = pd.DataFrame(cols)
+        m = mapped_raw(raw, match)
         m.insert(0, "_fil", name)
         m.insert(1, "_forder", order)
         mapped.append(m)
-        s = raw.structural
         rows.append(
             {
-                "fil": name,
-                "sha256": raw.sha256,
-                "storlek": raw.size,
-                "format": raw.format,
-                "teckenkodning": raw.encoding or "",
-                "avgransare": {"\t": "tab"}.get(raw.delimiter or "", raw.delimiter or ""),
-                "rader_lasta": raw.rows_read,
-                "tomma_rader": int((s["kind"] == "empty").sum()),
-                "upprepade_rubriker": int((s["kind"] == "repeated_header").sum()),
-                "summarader": int((s["kind"] == "footer").sum()),
-                "strukturrader": int(len(s)),
-                "datarader": int(len(raw.data)),
+                **file_record(name, raw),
                 "summa_angiven": ", ".join(str(x) for x in raw.stated_totals),
             }
         )
