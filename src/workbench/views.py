@@ -88,6 +88,15 @@ class Block:
         }
 
 
+def report_units(settings: Settings, *, too_few: bool) -> list[str]:
+    """The units a report shows: the municipality (unless it has too few data), its county and
+    the nation; only the nation for a national report."""
+    if settings.is_national:
+        return [NATIONAL]
+    own = [] if too_few else [settings.kommun]
+    return [*own, settings.municipality.county_code, NATIONAL]
+
+
 def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
@@ -222,11 +231,7 @@ class FollowUpReport:
 
     @property
     def units(self) -> list[str]:
-        s = self.settings
-        if s.is_national:
-            return [NATIONAL]
-        own = [] if self.too_few else [s.kommun]
-        return [*own, s.municipality.county_code, NATIONAL]
+        return report_units(self.settings, too_few=self.too_few)
 
     # -- protected tables: one linked set for the whole country, computed once per batch ------
     def _protect(

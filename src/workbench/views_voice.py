@@ -32,7 +32,6 @@ from workbench.dataset import read_manifest, read_table
 from workbench.disclosure import DisclosureRules, ProtectedTable
 from workbench.fmt import NBSP, SUPPRESSED, format_int, format_number, format_percent
 from workbench.followup import UNIT
-from workbench.municipalities import NATIONAL
 from workbench.params import Settings
 from workbench.views import (
     REPORT_META_MIME,
@@ -44,6 +43,7 @@ from workbench.views import (
     colgroup,
     esc,
     figure_html,
+    report_units,
     suppression_payload,
     suppression_records,
     unit_label,
@@ -165,11 +165,7 @@ class VoiceReport:
 
     @property
     def units(self) -> list[str]:
-        s = self.settings
-        if s.is_national:
-            return [NATIONAL]
-        own = [] if self.too_few else [s.kommun]
-        return [*own, s.municipality.county_code, NATIONAL]
+        return report_units(self.settings, too_few=self.too_few)
 
     @property
     def main_unit(self) -> str:
