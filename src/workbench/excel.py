@@ -452,6 +452,20 @@ def _definition_rows(inds: IndicatorSet) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _new_workbook(heading: str, created: dt.datetime) -> Any:
+    """An empty workbook with the document properties every file of ours carries (fixed
+    creation time and no "last modified by", so the same content gives the same bytes)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.properties.creator = CREATOR
+    wb.properties.lastModifiedBy = None
+    wb.properties.title = heading
+    wb.properties.created = created
+    wb.properties.modified = created
+    return wb
+
+
 def build_workbook(
     sheets: Sequence[Sheet],
     *,
@@ -463,7 +477,6 @@ def build_workbook(
     source: str,
 ) -> bytes:
     """The appendix as xlsx bytes: contents, about, definitions, then one sheet per table."""
-    from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.hyperlink import Hyperlink
@@ -475,12 +488,7 @@ def build_workbook(
     wrap = Alignment(wrap_text=True, vertical="top")
     right = Alignment(horizontal="right")
 
-    wb = Workbook()
-    wb.properties.creator = CREATOR
-    wb.properties.lastModifiedBy = None
-    wb.properties.title = heading
-    wb.properties.created = created
-    wb.properties.modified = created
+    wb = _new_workbook(heading, created)
 
     contents = wb.active
     contents.title = "Innehåll"
@@ -767,7 +775,6 @@ def build_provider_workbook(
 ) -> bytes:
     """Workbook: ``Om statistiken`` (measures and disclosure rules), then ``Utförare`` (one
     row per provider). Same layout, styles and determinism as :func:`build_workbook`."""
-    from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
 
@@ -776,12 +783,7 @@ def build_provider_workbook(
     rule = Border(bottom=Side(style="thin", color="808080"))
     wrap = Alignment(wrap_text=True, vertical="top")
     right = Alignment(horizontal="right")
-    wb = Workbook()
-    wb.properties.creator = CREATOR
-    wb.properties.lastModifiedBy = None
-    wb.properties.title = heading
-    wb.properties.created = created
-    wb.properties.modified = created
+    wb = _new_workbook(heading, created)
 
     ab = wb.active
     ab.title = "Om statistiken"
